@@ -1,0 +1,2 @@
+"""The only code that writes to the database. One function = one concern, called inside a
+`Database.write()` transaction that the caller owns (so several actions commit together)."""

@@ -1,0 +1,98 @@
+"""Database engines and sessions for SQLite (default) and PostgreSQL (psycopg 3).
+
+SQLite is tuned on *every* pooled connection (WAL, busy_timeout, foreign keys) and every write
+transaction starts with BEGIN IMMEDIATE, so two writers never deadlock on a lock upgrade
+("database is locked"). Reads use a separate engine with plain deferred BEGIN so they never
+take the write lock. On PostgreSQL both are the same engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain `postgresql://` / `postgres://` URLs and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's events, not pysqlite, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, *, immediate: bool = True) -> Engine:
+    url = normalise_url(url)
+    if is_sqlite(url):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=8
+        )
+        _tune_sqlite(engine, immediate=immediate)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+@dataclass
+class Database:
+    """The two ways code touches the database: `write()` and `read()` sessions."""
+
+    url: str
+    write_engine: Engine
+    read_engine: Engine
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        url = normalise_url(url)
+        write_engine = make_engine(url, immediate=True)
+        read_engine = make_engine(url, immediate=False) if is_sqlite(url) else write_engine
+        return cls(url=url, write_engine=write_engine, read_engine=read_engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on any exception."""
+        factory = sessionmaker(self.write_engine, expire_on_commit=False)
+        with factory() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        factory = sessionmaker(self.read_engine, expire_on_commit=False)
+        with factory() as session:
+            yield session
+            session.rollback()
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()

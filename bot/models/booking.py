@@ -1,0 +1,1 @@
+"""Slots, bookings and reminders (issue: booking). Filled by the booking work."""

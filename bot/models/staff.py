@@ -1,0 +1,1 @@
+"""Staff accounts, sessions and login throttling (issue: staff side)."""
