@@ -1,0 +1,58 @@
+"""Log setup for the service: one line per record, ids only, nothing forgeable.
+
+Rules (DESIGN.md, privacy): code logs ids (inbox ids, resident ids, webhook event ids), never
+message text, names, tokens or passwords. As a second line of defence every formatted record
+is made single-line and free of control characters here, so even a careless
+`log.info("%s", value)` cannot start a fake log line or colour a terminal (TESTING.md B7).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+_CONTROL = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)}
+_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+# C1 controls and Unicode line/paragraph separators also break or recolour lines.
+_CONTROL.update({i: f"\\x{i:02x}" for i in range(0x80, 0xA0)})
+_CONTROL.update({0x2028: "\\u2028", 0x2029: "\\u2029", 0x85: "\\x85"})
+
+
+def neutralise(text: str) -> str:
+    """Escape newlines, ANSI escapes and other control characters: one visible line."""
+    return text.translate(_CONTROL)
+
+
+class SafeFormatter(logging.Formatter):
+    """A formatter whose output is always a single line without control characters."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return neutralise(super().format(record))
+
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def setup_logging(level: int | str = logging.INFO, stream: Any = None) -> None:
+    """Install the safe formatter on the root logger and on uvicorn's loggers.
+
+    Uvicorn's access log is turned off: it carries nothing we need and costs time per request.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(SafeFormatter(FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if isinstance(old.formatter, SafeFormatter):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(name)

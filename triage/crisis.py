@@ -1,0 +1,293 @@
+"""The crisis layer: risk to life or safety, checked first on every message.
+
+It reads only the normalised text (no dictionary, no lexicon file, nothing optional), so it
+cannot fail because something else did. It is tuned for recall: spelling noise is handled by
+the normaliser (ｼﾆﾀｲ, しにたぃ, し に た い) and by the patterns (氏にたい, タヒ, 4ぬ).
+
+A negation (死にたくはない) or an ambiguous phrase (楽になりたい about one's shoulders) lowers
+the urgency to `concern`; an idiom (死ぬほど眠い, 課金しすぎて死んだw) or a death of someone
+else (祖母が亡くなった) does not raise it. Either way the signal is recorded, never dropped.
+
+Every pattern is a bounded alternation (no nested or unbounded repetition), so matching is
+linear in the length of the message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from triage.analysis import Evidence, Urgency
+from triage.normalise import Normalised
+
+SUICIDAL = "suicidal"
+SELF_HARM = "self_harm"
+OVERDOSE = "overdose"
+VIOLENCE_NOW = "violence_now"
+OTHER_IN_DANGER = "other_in_danger"
+#: Signal families that make a message `crisis` when active.
+CRISIS_SIGNALS = (SUICIDAL, SELF_HARM, OVERDOSE, VIOLENCE_NOW, OTHER_IN_DANGER)
+
+# Spellings of 死 that residents type: kanji, kana, look-alikes (氏, 市), 4, タヒ (folded たひ).
+_SHI = r"(?:死|し|氏|市|4|(?<!っ)たひ)"
+_BODY = r"(?:手首|てくび|腕|うで|太もも|ふともも|太腿|脚|足首|からだ|身体|体)"
+_DRUG = r"(?:薬|くすり|睡眠薬|眠剤|みんざい|市販薬|精神薬|頓服|ロキソニン|ろきそにん|ぶろん|ブロン)"
+_MANY = r"(?:大量|たいりょう|たくさん|沢山|いっぱい|一杯|全部|ぜんぶ|まとめて|一気|いっき|ありったけ|[0-9]+錠|[0-9]+個|ひと箱|一箱)"
+_SAY = r"(?:って|と)(?:言|い[っうわ]|ゆ[っう]|らいん|line|連絡|めーる|メール|書い|かい)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    signal: str
+    label: str
+    regex: re.Pattern[str]
+    #: `script`: match on the original-script compact view instead of the folded one.
+    script: bool = False
+
+
+def _p(signal: str, label: str, regex: str, *, script: bool = False) -> _Pattern:
+    return _Pattern(signal, label, re.compile(regex), script)
+
+
+_PATTERNS: tuple[_Pattern, ...] = (
+    # --- direct ideation ---------------------------------------------------------------
+    _p(
+        SUICIDAL,
+        "死にたい",
+        _SHI + r"に(?:たい|たく|て[えー]|たす|たみ|たさ|たかっ)(?!して|する|しま|すれ|し[たて])",
+    ),
+    _p(SUICIDAL, "タヒ", r"タヒ(?=[にねりるぬんた])", script=True),
+    _p(SUICIDAL, "死のう", r"(?:死|し)のう(?:かな|と|か|って|よ)"),
+    _p(SUICIDAL, "死んだ方がまし", r"(?:死|し)(?:んだ|んじゃった)(?:ほう|方)が(?:まし|いい|楽|らく)"),
+    _p(SUICIDAL, "死ぬしかない", r"(?:死|し)ぬ(?:しか|以外|ほか)(?:ない|な|無)"),
+    _p(
+        SUICIDAL,
+        "死ぬ方法",
+        r"(?:死|し)(?:ぬ|ねる|に)(?:方法|ほうほう|場所|ばしょ|準備|じゅんび|薬)|楽に(?:死|し)ね|(?:死|し)に(?:方|かた)",
+    ),
+    _p(SUICIDAL, "死ねたら", r"(?:死|し)ね(?:たら|れば)(?:いい|楽|らく|どんなに)"),
+    _p(SUICIDAL, "自殺", r"自殺|じさつ|自死|希死念慮|きしねんりょ"),
+    _p(SUICIDAL, "殺して", r"(?:殺|ころ)して(?:ほしい|欲しい|くれ|ください)|(?:死|し)なせて"),
+    # --- indirect ideation -------------------------------------------------------------
+    _p(
+        SUICIDAL,
+        "消えたい",
+        r"(?:消|き)え(?:たい|たく|てしまいたい|ちゃいたい|てなくなりたい|てしまえたら|たみ|られたら)",
+    ),
+    _p(
+        SUICIDAL,
+        "いなくなりたい",
+        r"(?:いなく|居なく)な(?:りたい|りたく|れたら|っちゃいたい|ってしまいたい)"
+        r"|(?:この世|このよ|世界|せかい|世の中|よのなか)から(?:いなく|消え|きえ)",
+    ),
+    _p(
+        SUICIDAL,
+        "生きてる意味ない",
+        r"(?:生|い)き(?:てる|ている|てく|ていく|る|てて|てても|ていても)(?:意味|いみ|価値|かち)"
+        r"(?:が|も|って|とか|なんて)?(?:ない|無い|なし|ねー|わから|分から|ある|あんの|見出せ)",
+    ),
+    _p(
+        SUICIDAL,
+        "生きていたくない",
+        r"生き(?:てい|て)?たく(?:ない|ねー|ねえ|なく)|いき(?:てい|て)たく(?:ない|ねー|なく)",
+    ),
+    _p(
+        SUICIDAL,
+        "生きるのがつらい",
+        r"(?:生|い)き(?:る|てる|ている|てく|ていく)(?:の|こと)(?:が|に|も)?"
+        r"(?:つら|辛|しんど|疲|つか|いや|嫌|めんど|面倒|無理|むり|苦し|くるし|限界)",
+    ),
+    _p(
+        SUICIDAL,
+        "生まれてこなければ",
+        r"(?:生|う)まれて(?:こな|来な)(?:ければ|きゃ|けりゃ|かった)|(?:生|う)まれてきたくなかった",
+    ),
+    _p(SUICIDAL, "楽になりたい", r"(?:楽|らく)に(?:なりたい|なりたく|なれるかな|なれるなら|してほしい)"),
+    _p(
+        SUICIDAL,
+        "終わりにしたい",
+        r"(?:終わり|おわり)に(?:したい|したく|しよう|しちゃいたい)"
+        r"|(?:人生|じんせい|命|いのち|全部|ぜんぶ|すべて|全て)を?(?:終わら|おわら)せ(?:たい|よう|たく)"
+        r"|(?:命|いのち)を?(?:絶|断)",
+    ),
+    _p(SUICIDAL, "もう限界", r"もう(?:限界|げんかい)"),
+    _p(
+        SUICIDAL,
+        "首を吊る",
+        r"首を?吊|(?:首|くび)を?つ(?:る|ろう|りたい)|首つり|くびつり|練炭|れんたん|遺書|いしょを?書",
+    ),
+    _p(SUICIDAL, "飛び降り", r"(?:飛|と)び(?:降|お)り(?:たい|たく|よう|る|ちゃ|そう|自殺|かけ)"),
+    _p(
+        SUICIDAL,
+        "飛び込み",
+        r"(?:電車|でんしゃ|線路|せんろ|ほーむ|踏切|ふみきり)に?(?:飛び込|とびこ)"
+        r"|(?:線路|せんろ|踏切|ふみきり)(?:を|ばかり|ばっか)?(?:見て|みて|見つめ|眺め|ながめ)",
+    ),
+    _p(
+        SUICIDAL,
+        "目が覚めなければ",
+        r"(?:覚め|さめ)(?:なければ|なきゃ|なけりゃ|ないで)(?:いい|いいのに|ほしい)"
+        r"|(?:明日|あした|あす)(?:が|なんて)?(?:来|こ)な(?:ければ|きゃ|いで)",
+    ),
+    _p(
+        SUICIDAL,
+        "いないほうがいい",
+        r"(?:自分|じぶん|私|わたし|僕|ぼく|俺|おれ)(?:なんか|なんて|が|は)?(?:いない|居ない|消えた|きえた)(?:ほう|方)が",
+    ),
+    # --- self-harm ---------------------------------------------------------------------
+    _p(SELF_HARM, "リスカ", r"りすか|りすとかっと|あむか|れぐか|自傷|じしょう(?:行為|こうい)"),
+    _p(
+        SELF_HARM,
+        "体を切る",
+        _BODY + r"(?:を|に)?(?:切|きっ|きざ|刻|傷つけ|傷付け|きずつけ)"
+        r"|(?:自分|じぶん)(?:を|の体を)?(?:傷つけ|傷付け|きずつけ|痛めつけ|いためつけ)",
+    ),
+    _p(SELF_HARM, "切ってる", r"切っ(?:てる|ちゃ|てしま|た跡|たあと|てます)|切りたくな"),
+    _p(SELF_HARM, "血が止まらない", r"血が?(?:止まらな|とまらな)"),
+    # --- overdose ----------------------------------------------------------------------
+    _p(OVERDOSE, "OD", r"(?<![a-z])od(?![a-z])|おーばーどーず"),
+    _p(
+        OVERDOSE,
+        "薬をたくさん飲んだ",
+        _DRUG + r"を?" + _MANY + r"に?(?:飲|の[んみむも])"
+        r"|" + _MANY + r"に?の?" + _DRUG + r"を?(?:飲|の[んみむも])"
+        r"|" + _DRUG + r"を?(?:ため|溜め|貯め|集め)(?:て|こん)",
+    ),
+    # --- violence or abuse happening now -----------------------------------------------
+    _p(
+        VIOLENCE_NOW,
+        "殴られる",
+        r"殴られ|なぐられ|殴って(?:く|き)|なぐって(?:く|き)|殴る蹴る|叩かれ|たたかれ|蹴られ"
+        r"|首を?(?:絞|締|しめ)(?:られ|め)|暴力を?(?:振る|ふる|受け|うけ|され)|(?<![a-z])dv(?![a-z])",
+    ),
+    _p(
+        VIOLENCE_NOW,
+        "殺される",
+        r"殺される|ころされる|殺すぞ|ころすぞ|殺すって|ころすって|包丁を?(?:向け|突きつけ|持って)"
+        r"|刃物を?(?:向け|持って)|監禁|閉じ込められ|とじこめられ|れいぷ|性的(?:な)?(?:暴力|被害|虐待)"
+        r"|無理やり|むりやり|襲われ|おそわれ",
+    ),
+    _p(VIOLENCE_NOW, "虐待されている", r"虐待(?:されて|され|を受け)|ぎゃくたい(?:され|を受け)"),
+    _p(
+        VIOLENCE_NOW,
+        "家に帰れない",
+        r"(?:家|いえ|うち)に(?:帰れ|かえれ)(?:ない|なく)|(?:家|いえ|うち)に(?:帰り|かえり)たくな"
+        r"|(?:家|いえ|うち)(?:に|へ)?(?:帰る|かえる)のが(?:怖|こわ)|逃げてきた|にげてきた",
+    ),
+    # --- someone else in danger --------------------------------------------------------
+    _p(
+        OTHER_IN_DANGER,
+        "死ぬって言ってる",
+        r"(?:死|し)ぬ" + _SAY + r"|(?:自殺|じさつ|飛び降り|とびおり)(?:する|しそう|しようと)",
+    ),
+)
+
+# Idioms and other people's deaths: recorded, never raise the urgency.
+_IDIOMS = re.compile(
+    r"(?:死|し)ぬ(?:ほど|かと(?:思|おも)|気で|まで|w|笑)|(?:死|し)ん(?:だ|でる|どる)(?:w|笑|わ|ー|かと)"
+    r"|笑い(?:死|じ)|心臓(?:が)?(?:止|と)まる|(?:死|し)にそう|亡くな|なくなった|他界|(?:死|し)んだ"
+)
+# Heavy distress without ideation → `concern`.
+_DISTRESS = re.compile(
+    r"眠れ(?:ない|なく|ず)|ねむれ(?:ない|なく)|不眠|毎日(?:つらい|辛い|しんどい|泣|苦し)"
+    r"|まいにち(?:つらい|しんどい|ないて)|泣いて|ないてる|涙が|疲れ(?:切|果)|つかれきっ|孤独|ひとりぼっち"
+    r"|誰にも(?:相談|言え|頼|いえ)|だれにも(?:相談|言え|いえ)|助けて|たすけて|もう無理|もうむり|絶望"
+    r"|価値(?:が)?ない|自分(?:なんか|なんて)|怖くて|こわくて|動悸|パニック|ぱにっく|抱えて"
+    r"|見てられない|みてられない|逃げたい|にげたい|限界"
+)
+# After a direct-ideation match: 死にたくはない, 死にたいとかじゃない, 消えたいとまでは思わない.
+_NEGATION_AFTER_TAKU = re.compile(r"(?:は|も|なんか|とか)?(?:ない|ねー|ねえ|無い|ありません|なかった)")
+_NEGATION_AFTER = re.compile(
+    r"[^。!?]{0,6}?(?:思わ|おもわ|思って(?:い)?な|おもって(?:い)?な|言わ|いわな|考えて(?:い)?な|"
+    r"じゃな|ではな|わけじゃ|わけでは|わけでもな|訳じゃ|訳では|つもりはな|気はな|きはな|ことはな|よりは)"
+)
+# Words that make 楽になりたい / 終わりにしたい / もう限界 / 切ってる about something else.
+_AMBIGUOUS_CONTEXT = {
+    "楽になりたい": re.compile(
+        r"(?:肩|腰|体|からだ|身体|生活|家計|暮らし|くらし|仕事|介護|育児|子育て|家事|気持ち|気分|心|お金|"
+        r"支払い|返済|呼吸|少し|ちょっと|金銭|負担|手続き)"
+    ),
+    "終わりにしたい": re.compile(
+        r"(?:関係|付き合い|つきあい|話|仕事|契約|バイト|喧嘩|けんか|連絡|介護|借金|返済|生活保護|同居)"
+    ),
+    "もう限界": re.compile(
+        r"(?:介護|仕事|育児|子育て|体力|腰|家計|お金|支払い|バイト|勉強|我慢|ガマン|がまん|部屋|家事|看病|同居|"
+        r"貯金|財布|生活費|借金|返済|残業)"
+    ),
+    "切ってる": re.compile(
+        r"(?:髪|かみ|爪|つめ|電話|でんわ|縁|関係|契約|期限|野菜|やさい|紙|テープ|封|スタート|ハンドル|"
+        r"カード|スイッチ|電源|息|いき|ネット|回線|連絡|ケーブル|ガス|電気|水道|十字|身銭|張り|ばっさり)"
+    ),
+    "家に帰れない": re.compile(r"(?:終電|電車|残業|仕事|雪|台風|出張|遠い|鍵|かぎ|忙し)"),
+    "殴られる": re.compile(r"(?:昔|むかし|子供の頃|子どもの頃|小さい頃|小学生|中学|高校|前の|元)"),
+}
+_CONTEXT_SPAN = 12
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisResult:
+    urgency: Urgency
+    #: e.g. ("suicidal",) or ("suicidal:negated", "idiom") — what was noticed and how read.
+    signals: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+
+
+def _negated(text: str, end: int) -> bool:
+    tail = text[end : end + 16]
+    if text[end - 2 : end] in ("たく", "たく") and _NEGATION_AFTER_TAKU.match(tail):
+        return True
+    return _NEGATION_AFTER.match(tail) is not None
+
+
+def _ambiguous(label: str, text: str, start: int, end: int) -> bool:
+    context = _AMBIGUOUS_CONTEXT.get(label)
+    if context is None:
+        return False
+    before = text[max(0, start - _CONTEXT_SPAN) : start]
+    return context.search(before) is not None
+
+
+def check(norm: Normalised) -> CrisisResult:
+    """Read the message for risk to life or safety. Pure, fast, no optional dependencies."""
+    active: list[str] = []
+    lowered: list[str] = []
+    evidence: list[Evidence] = []
+    for pattern in _PATTERNS:
+        text = norm.compact_script if pattern.script else norm.compact
+        for m in pattern.regex.finditer(text):
+            if _negated(text, m.end()):
+                status = "negated"
+            elif _ambiguous(pattern.label, text, m.start(), m.end()):
+                status = "ambiguous"
+            else:
+                status = "active"
+            if status == "active":
+                active.append(pattern.signal)
+            else:
+                lowered.append(f"{pattern.signal}:{status}")
+            evidence.append(
+                Evidence(
+                    window="crisis",
+                    term=pattern.label if status == "active" else f"{pattern.label}({status})",
+                    matched=m.group(0),
+                    weight=1.0 if status == "active" else 0.5,
+                    via="pattern",
+                )
+            )
+    idiom = _IDIOMS.search(norm.compact)
+    distress = _DISTRESS.search(norm.compact)
+    signals = list(dict.fromkeys(active + lowered))
+    if idiom:
+        signals.append("idiom")
+        evidence.append(Evidence("crisis", "idiom", idiom.group(0), 0.0, "pattern"))
+    if distress:
+        signals.append("distress")
+        evidence.append(Evidence("crisis", "distress", distress.group(0), 0.3, "pattern"))
+    urgency: Urgency
+    if active:
+        urgency = "crisis"
+    elif lowered or distress:
+        urgency = "concern"
+    else:
+        urgency = "normal"
+    return CrisisResult(urgency=urgency, signals=tuple(signals), evidence=tuple(evidence))

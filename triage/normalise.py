@@ -1,0 +1,125 @@
+"""Text normalisation before anything else reads a message.
+
+Three views of one message, all built in a single linear pass each (no regular expression
+here, so no input can make normalisation slow):
+
+- `clean`: what the tokeniser reads. NFKC (full/half width), zero-width and bidi controls
+  removed, long-vowel variants unified to 「ー」, runs of one character collapsed, stray small
+  vowels folded (しにたぃ → しにたい) where they are not part of a real sound (ティ, ファ).
+- `fold`: `clean` in hiragana and lower case — what surface matching reads, so that
+  ヒキコモリ and ひきこもり are the same word.
+- `compact`: `fold` without spaces and punctuation, so that 「し に た い」 or 「死・に・た・い」
+  read as one word for the crisis layer.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+# Long-vowel look-alikes residents type after kana (〜 ～ ｰ - ― …). NFKC maps ｰ to ー and ～ to ~.
+_LONG_VOWEL_LIKE = frozenset("~〜-‐‑‒–—―ｰ－─━ｰ")
+_SMALL_VOWELS = {
+    "ぁ": "あ",
+    "ぃ": "い",
+    "ぅ": "う",
+    "ぇ": "え",
+    "ぉ": "お",
+    "ァ": "ア",
+    "ィ": "イ",
+    "ゥ": "ウ",
+    "ェ": "エ",
+    "ォ": "オ",
+    "ゎ": "わ",
+    "ヮ": "ワ",
+}
+# Kana that really combine with a following small vowel (ティ, ファ, ウィ, チェ, ヴァ …).
+_COMBINING_BEFORE_SMALL = frozenset(
+    "うくぐすずつづてでとどふぶぷゔしじちぢにひびぴみりきぎいウクグスズツヅテデトドフブプヴシジチヂニヒビピミリキギイ"
+)
+_PUNCT_FOR_COMPACT = frozenset(
+    " \t\r\n\u3000、。,.・･!?！？「」『』（）()【】[]{}〈〉《》\"'“”‘’:;：；/／\\|…‥〜~*＊_＿#＃"
+)
+#: A run of the same character longer than this collapses (つらいいいい → つらい).
+_MAX_RUN = 2
+_SINGLE_ONLY = frozenset("ーっッwW")
+
+
+def _is_kana(ch: str) -> bool:
+    return "\u3041" <= ch <= "\u30ff"
+
+
+def _is_hiragana(ch: str) -> bool:
+    return "\u3041" <= ch <= "\u309f"
+
+
+def _is_digit(ch: str) -> bool:
+    return ch.isdigit()
+
+
+def _drop(ch: str) -> bool:
+    """Zero-width, bidi and other format/control characters carry no meaning for us."""
+    if ch in "\n\t":
+        return False
+    cat = unicodedata.category(ch)
+    return cat in ("Cf", "Cc", "Cs", "Co")
+
+
+def clean(text: str) -> str:
+    """NFKC + invisible characters removed + long vowels, runs and small vowels tamed."""
+    text = unicodedata.normalize("NFKC", "".join(ch for ch in text if not _drop(ch)))
+    out: list[str] = []
+    run = 0
+    for ch in text:
+        prev = out[-1] if out else ""
+        if ch in _LONG_VOWEL_LIKE and prev and (_is_kana(prev) or prev == "ー"):
+            ch = "ー"
+        if ch == "ー" and _is_hiragana(prev):
+            continue  # すごーい, しにたーい: a stretched hiragana word reads as the word
+        elif ch in _SMALL_VOWELS and prev and prev not in _COMBINING_BEFORE_SMALL:
+            ch = _SMALL_VOWELS[ch]
+        if ch == prev and not _is_digit(ch):
+            run += 1
+            # ーー, っっ and ww add nothing; other characters may double (いい, 人々).
+            if run + 1 > (1 if ch in _SINGLE_ONLY else _MAX_RUN):
+                continue
+        else:
+            run = 0
+        out.append(ch)
+    return "".join(out).replace("ーー", "ー")
+
+
+def to_hiragana(text: str) -> str:
+    """Katakana → hiragana (ヴ → ゔ); everything else unchanged."""
+    return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in text)
+
+
+def fold(cleaned: str) -> str:
+    """The surface-matching view: hiragana, lower case, small vowels folded."""
+    folded = to_hiragana(cleaned).lower()
+    return "".join(_SMALL_VOWELS.get(ch, ch) for ch in folded)
+
+
+def compact(folded: str) -> str:
+    """`fold` without spaces and punctuation (し に た い → しにたい)."""
+    return "".join(ch for ch in folded if ch not in _PUNCT_FOR_COMPACT)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    clean: str
+    fold: str
+    compact: str
+    #: `clean` without spaces/punctuation but in its original script (タヒ stays katakana).
+    compact_script: str
+
+
+def normalise(text: str) -> Normalised:
+    c = clean(text)
+    f = fold(c)
+    return Normalised(
+        clean=c,
+        fold=f,
+        compact=compact(f),
+        compact_script="".join(ch for ch in c if ch not in _PUNCT_FOR_COMPACT),
+    )
