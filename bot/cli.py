@@ -40,10 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`serve`, `db` and `admin` live in bot.service_cli (owned by the service layer)."""
-    try:
-        from bot.service_cli import add_commands
-    except ImportError:  # the service layer is not built yet
-        return
+    from bot.service_cli import add_commands
+
     add_commands(sub)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from pathlib import Path
 from typing import Any
 
 _CONTROL = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)}
@@ -24,11 +26,24 @@ def neutralise(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def exception_summary(error: BaseException) -> str:
+    """An exception as its type and where it happened, without its message: database errors
+    carry their SQL parameters (resident text) in the message."""
+    frames = traceback.extract_tb(error.__traceback__)[-4:]
+    where = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+    return f"{type(error).__name__} at {where}" if where else type(error).__name__
+
+
 class SafeFormatter(logging.Formatter):
-    """A formatter whose output is always a single line without control characters."""
+    """A formatter whose output is always a single line without control characters, and
+    whose tracebacks name exception types and places, never exception messages."""
 
     def format(self, record: logging.LogRecord) -> str:
         return neutralise(super().format(record))
+
+    def formatException(self, ei: Any) -> str:
+        error = ei[1]
+        return exception_summary(error) if isinstance(error, BaseException) else "exception"
 
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(365, validation_alias="MARUGOTO_RETENTION_DAYS")
     #: Run the embedded worker/scheduler loops in `marugoto serve --role all`.
     worker_poll_seconds: float = Field(0.2, validation_alias="MARUGOTO_WORKER_POLL_SECONDS")
+    #: How long a worker holds a claimed inbox event before another may take it over
+    #: (crash safety: TESTING.md H1/H5). Longer than the slowest conversation step.
+    inbox_lease_seconds: float = Field(60.0, validation_alias="MARUGOTO_INBOX_LEASE_SECONDS")
+    #: Inbox events claimed (and committed) together by one worker round.
+    inbox_batch_size: int = Field(32, validation_alias="MARUGOTO_INBOX_BATCH_SIZE")
+    #: Seconds uvicorn waits for in-flight requests on SIGTERM before closing them.
+    shutdown_grace_seconds: float = Field(10.0, validation_alias="MARUGOTO_SHUTDOWN_GRACE_SECONDS")
 
 
 @lru_cache(maxsize=1)

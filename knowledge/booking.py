@@ -34,7 +34,7 @@ from knowledge.windows import WINDOW_IDS
 
 SERVICE_IDS = ("consultation", "ibasho", "family_gathering")
 PATTERNS = frozenset({"opening_hours", "monthly"})
-MODES = frozenset({"visit", "phone"})
+MODES = frozenset({"visit", "phone"})  # 来所, 電話
 RESERVATIONS = frozenset({"always", "first_visit"})
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
@@ -102,12 +102,6 @@ class SlotSpec:
     starts_at: datetime
     ends_at: datetime
     capacity: int
-
-
-@dataclass(frozen=True)
-class Reminder:
-    kind: str  # "day_before" | "morning_of"
-    due_at: datetime  # aware UTC
 
 
 def _service(entry: Entry) -> BookableService:
@@ -227,7 +221,8 @@ def last_bookable_date(now: datetime, settings: BookingSettings) -> date:
     return to_jst(now).date() + timedelta(days=settings.horizon_days)
 
 
-def _utc(day: date, at: time) -> datetime:
+def utc_at(day: date, at: time) -> datetime:
+    """The aware UTC instant of a Tokyo wall-clock time on a Tokyo date."""
     return datetime.combine(day, at, tzinfo=JST).astimezone(UTC)
 
 
@@ -273,8 +268,8 @@ def _monthly_slots(
             slots.append(
                 SlotSpec(
                     service.id,
-                    _utc(day, service.start),
-                    _utc(day, service.end),
+                    utc_at(day, service.start),
+                    utc_at(day, service.end),
                     settings.capacity_of(service),
                 )
             )
@@ -299,23 +294,3 @@ def generate_slots(
     else:
         slots = _monthly_slots(service, first, last, settings)
     return [slot for slot in slots if slot.starts_at > now]
-
-
-def reminders_for(
-    starts_at: datetime,
-    mode: str,
-    settings: BookingSettings | None = None,
-    now: datetime | None = None,
-) -> tuple[Reminder, ...]:
-    """Reminder due times (UTC) for a booking: the day before, and the morning of for 来所.
-
-    A reminder at or after the start, or (given ``now``) already past, is left out.
-    """
-    settings = settings or load_booking_settings()
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}")
-    day = to_jst(starts_at).date()
-    planned = [Reminder("day_before", _utc(day - timedelta(days=1), settings.reminder_day_before))]
-    if mode == "visit":
-        planned.append(Reminder("morning_of", _utc(day, settings.reminder_morning_of)))
-    return tuple(r for r in planned if r.due_at < starts_at and (now is None or r.due_at > now))

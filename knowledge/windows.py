@@ -160,6 +160,11 @@ def read_windows(path: Path) -> Mapping[str, Window]:
     for window in windows.values():
         if window.ask_at is not None and window.ask_at not in windows:
             raise KnowledgeDataError(file, window.id, f"ask_at {window.ask_at!r} is unknown")
+        if window.ask_at is not None and windows[window.ask_at].ask_at is not None:
+            # One hop only: the place to ask must itself be the end of the line.
+            raise KnowledgeDataError(
+                file, window.id, f"ask_at {window.ask_at!r} must be a window without ask_at"
+            )
     ordered = {window_id: windows[window_id] for window_id in WINDOW_IDS}
     return MappingProxyType(ordered)
 
@@ -173,3 +178,15 @@ def load_windows() -> Mapping[str, Window]:
 def get_window(window_id: str) -> Window:
     """The window with this id; KeyError for an unknown id."""
     return load_windows()[window_id]
+
+
+def contact_window(window_id: str) -> Window:
+    """The window to phone about this one: itself if the seeds give its phone, else ask_at.
+
+    Most windows have no phone in the seeds; the bot then points to the 福祉総合相談窓口
+    rather than to nothing (never a dead end).
+    """
+    window = get_window(window_id)
+    while window.phone is None and window.ask_at is not None:
+        window = get_window(window.ask_at)
+    return window

@@ -222,6 +222,8 @@ _AMBIGUOUS_CONTEXT = {
     "殴られる": re.compile(r"(?:昔|むかし|子供の頃|子どもの頃|小さい頃|小学生|中学|高校|前の|元)"),
 }
 _CONTEXT_SPAN = 12
+#: In these contexts the phrase is plainly about something else (髪を切ってる, 終電で家に帰れない).
+_UNRELATED_IN_CONTEXT = frozenset({"切ってる", "家に帰れない"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +236,7 @@ class CrisisResult:
 
 def _negated(text: str, end: int) -> bool:
     tail = text[end : end + 16]
-    if text[end - 2 : end] in ("たく", "たく") and _NEGATION_AFTER_TAKU.match(tail):
+    if text[end - 2 : end] == "たく" and _NEGATION_AFTER_TAKU.match(tail):
         return True
     return _NEGATION_AFTER.match(tail) is not None
 
@@ -251,6 +253,7 @@ def check(norm: Normalised) -> CrisisResult:
     """Read the message for risk to life or safety. Pure, fast, no optional dependencies."""
     active: list[str] = []
     lowered: list[str] = []
+    cleared: list[str] = []
     evidence: list[Evidence] = []
     for pattern in _PATTERNS:
         text = norm.compact_script if pattern.script else norm.compact
@@ -258,13 +261,15 @@ def check(norm: Normalised) -> CrisisResult:
             if _negated(text, m.end()):
                 status = "negated"
             elif _ambiguous(pattern.label, text, m.start(), m.end()):
-                status = "ambiguous"
+                status = "unrelated" if pattern.label in _UNRELATED_IN_CONTEXT else "ambiguous"
             else:
                 status = "active"
             if status == "active":
                 active.append(pattern.signal)
-            else:
+            elif status == "negated" or status == "ambiguous":
                 lowered.append(f"{pattern.signal}:{status}")
+            else:
+                cleared.append(f"{pattern.signal}:{status}")
             evidence.append(
                 Evidence(
                     window="crisis",
@@ -276,7 +281,7 @@ def check(norm: Normalised) -> CrisisResult:
             )
     idiom = _IDIOMS.search(norm.compact)
     distress = _DISTRESS.search(norm.compact)
-    signals = list(dict.fromkeys(active + lowered))
+    signals = list(dict.fromkeys(active + lowered + cleared))
     if idiom:
         signals.append("idiom")
         evidence.append(Evidence("crisis", "idiom", idiom.group(0), 0.0, "pattern"))

@@ -1,0 +1,308 @@
+"""Apply one conversation step in ONE transaction: inbox status, resident state, the message
+log (inbound with its triage, bot replies), the step's effects (handoff, consent, erase, …)
+and the outbox row of the answer. Either all of it is committed or none of it is, so a worker
+killed at any point leaves the event to be re-claimed and answered exactly once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.actions import audit, residents
+from bot.actions.inbox import ClaimedEvent, finish
+from bot.models.core import Handoff, Message, Outbox, Resident
+
+#: Reply tokens live about a minute; the sender pushes after this margin instead.
+REPLY_TOKEN_SECONDS = 50
+CRISIS_PRIORITY = 0
+NORMAL_PRIORITY = 5
+OPEN_HANDOFF = ("new", "in_progress", "waiting_resident")
+
+
+class LeaseLost(Exception):
+    """Another worker re-claimed the event (our lease ran out): roll back, do nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the pure conversation step produced for one event, ready to store."""
+
+    state: dict[str, Any]
+    replies: list[dict[str, Any]]
+    effects: tuple[Any, ...] = ()
+    urgent: bool = False
+    #: The triage of the inbound text (Analysis.to_json()) and its urgency, if any.
+    triage: dict[str, Any] | None = None
+    urgency: str | None = None
+    #: The resident's words to log (None for follow, stickers, postbacks …).
+    inbound_text: str | None = None
+    log_inbound: bool = True
+    unhandled: list[str] = field(default_factory=list)
+
+
+EffectHandler = Callable[[Session, Resident, Any, "Applied"], None]
+
+
+@dataclass(slots=True)
+class Applied:
+    """Context an effect handler gets: the event, the time, the outcome."""
+
+    event: ClaimedEvent
+    now: datetime
+    outcome: Outcome
+
+
+#: Effects by class name. Other layers (booking) add theirs with `register_effect`.
+EFFECT_HANDLERS: dict[str, EffectHandler] = {}
+
+
+def register_effect(name: str, handler: EffectHandler) -> None:
+    EFFECT_HANDLERS[name] = handler
+
+
+def apply_step(
+    session: Session, event: ClaimedEvent, outcome: Outcome, *, now: datetime
+) -> list[str]:
+    """Write everything one event produced. Returns the names of effects nobody handles.
+
+    Raises LeaseLost (caller rolls back) when the event is no longer ours.
+    """
+    if not finish(session, event):
+        raise LeaseLost(event.id)
+    resident = residents.get_or_create(session, event.line_user_id, now=now)
+    if event.event_type == "follow":
+        residents.follow(session, resident, now=now)
+    elif event.event_type == "unfollow":
+        residents.unfollow(session, resident, now=now)
+    resident.state = outcome.state
+    if outcome.log_inbound and event.event_type in ("message", "postback"):
+        session.add(
+            Message(
+                resident_id=resident.id,
+                direction="in",
+                text=outcome.inbound_text,
+                triage=outcome.triage,
+                urgency="crisis" if outcome.urgent else outcome.urgency,
+                inbox_event_id=event.id,
+                created_at=now,
+            )
+        )
+        session.flush()
+    applied = Applied(event=event, now=now, outcome=outcome)
+    unhandled: list[str] = []
+    for effect in outcome.effects:
+        handler = EFFECT_HANDLERS.get(type(effect).__name__)
+        if handler is None:
+            unhandled.append(type(effect).__name__)
+            continue
+        handler(session, resident, effect, applied)
+    for reply in outcome.replies:
+        session.add(
+            Message(
+                resident_id=resident.id,
+                direction="bot",
+                text=reply_text(reply),
+                inbox_event_id=event.id,
+                created_at=now,
+            )
+        )
+    if outcome.replies and resident.following and event.event_type != "unfollow":
+        add_answer(session, event, resident, outcome.replies, urgent=outcome.urgent)
+    return unhandled
+
+
+def add_answer(
+    session: Session,
+    event: ClaimedEvent,
+    resident: Resident,
+    replies: list[dict[str, Any]],
+    *,
+    urgent: bool,
+) -> None:
+    """The outbox row answering `event`; its dedupe key makes a second one impossible."""
+    expires = event.event_timestamp + timedelta(seconds=REPLY_TOKEN_SECONDS)
+    values = {
+        "dedupe_key": f"answer:{event.webhook_event_id}",
+        "resident_id": resident.id,
+        "line_user_id": resident.line_user_id,
+        "messages": replies[:5],
+        "reply_token": event.reply_token,
+        "reply_token_expires_at": expires if event.reply_token else None,
+        "retry_key": str(uuid.uuid4()),
+        "origin": "bot",
+        "status": "pending",
+        "priority": CRISIS_PRIORITY if urgent else NORMAL_PRIORITY,
+        "attempts": 0,
+        "next_attempt_at": event.event_timestamp,
+        "created_at": event.event_timestamp,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+
+
+def reply_text(message: dict[str, Any]) -> str:
+    """What a bot message says, for the log staff read: text, or a Flex/template altText."""
+    for key in ("text", "altText"):
+        value = message.get(key)
+        if isinstance(value, str):
+            return value
+    return f"[{message.get('type', 'message')}]"
+
+
+# --- effects -------------------------------------------------------------------------------
+
+
+def _open_handoff(session: Session, resident: Resident) -> Handoff | None:
+    return session.scalars(
+        select(Handoff)
+        .where(Handoff.resident_id == resident.id, Handoff.status.in_(OPEN_HANDOFF))
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _windows(applied: Applied, effect: Any) -> list[str]:
+    windows = getattr(effect, "windows", None)
+    if windows:
+        return [str(w) for w in windows]
+    triage = getattr(effect, "summary", None) or applied.outcome.triage or {}
+    return [str(w["id"]) for w in triage.get("windows", []) if isinstance(w, dict)]
+
+
+def _create_handoff(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
+    """A warm lead with the triage summary, urgency, reporter, windows, consent and contact.
+    An open handoff of the same resident is updated instead of duplicated."""
+    urgency = str(getattr(effect, "urgency", None) or applied.outcome.urgency or "normal")
+    if applied.outcome.urgent:
+        urgency = "crisis"
+    consent: Any = getattr(effect, "consent", None)
+    consented = bool(getattr(effect, "consented", False)) and consent is not None
+    handoff = _open_handoff(session, resident)
+    if handoff is None:
+        handoff = Handoff(resident_id=resident.id, created_at=applied.now, status="new")
+        session.add(handoff)
+        handoff.urgency = urgency
+    else:
+        handoff.urgency = _max_urgency(handoff.urgency, urgency)
+    handoff.reporter = str(getattr(effect, "reporter", None) or "unknown")
+    handoff.windows = _windows(applied, effect)
+    handoff.summary = dict(getattr(effect, "summary", None) or applied.outcome.triage or {})
+    handoff.consented = consented
+    handoff.consent_version = consent.version if consented else None
+    handoff.consent_given_at = consent.given_at if consented else None
+    handoff.consent_text_hash = consent.text_hash if consented else None
+    handoff.contact_method = getattr(effect, "contact_method", None)
+    handoff.contact_phone = getattr(effect, "contact_phone", None)
+    handoff.contact_time = getattr(effect, "contact_time", None)
+    handoff.updated_at = applied.now
+    session.flush()
+    audit.record(
+        session,
+        actor_type="resident",
+        actor_id=resident.id,
+        action="handoff.create",
+        target_type="handoff",
+        target_id=handoff.id,
+        detail={"urgency": handoff.urgency, "consented": consented},
+    )
+
+
+def _mark_urgent(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
+    """Crisis policy: staff see an urgent case whatever the consent state."""
+    summary = dict(getattr(effect, "summary", None) or applied.outcome.triage or {})
+    handoff = _open_handoff(session, resident)
+    if handoff is None:
+        handoff = Handoff(
+            resident_id=resident.id,
+            status="new",
+            urgency="crisis",
+            reporter=str(summary.get("reporter") or "unknown"),
+            windows=_windows(applied, effect),
+            summary=summary,
+            consented=resident.consent_given_at is not None,
+            consent_version=resident.consent_version,
+            consent_given_at=resident.consent_given_at,
+            consent_text_hash=resident.consent_text_hash,
+            created_at=applied.now,
+            updated_at=applied.now,
+        )
+        session.add(handoff)
+    else:
+        handoff.urgency = "crisis"
+        if summary:
+            handoff.summary = summary
+        handoff.updated_at = applied.now
+    session.flush()
+    audit.record(
+        session,
+        actor_type="system",
+        actor_id=None,
+        action="handoff.urgent",
+        target_type="handoff",
+        target_id=handoff.id,
+        detail={"urgency": "crisis"},
+    )
+
+
+def _max_urgency(a: str, b: str) -> str:
+    order = {"crisis": 0, "concern": 1, "normal": 2}
+    return a if order.get(a, 2) <= order.get(b, 2) else b
+
+
+def _give_consent(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
+    record = effect.record
+    resident.consent_version = str(record.version)
+    resident.consent_given_at = record.given_at
+    resident.consent_text_hash = str(record.text_hash)
+    audit.record(
+        session,
+        actor_type="resident",
+        actor_id=resident.id,
+        action="consent.give",
+        target_type="resident",
+        target_id=resident.id,
+        detail={"version": resident.consent_version},
+    )
+
+
+def _withdraw_consent(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
+    residents.withdraw_consent(resident)
+    for handoff in session.scalars(select(Handoff).where(Handoff.resident_id == resident.id)):
+        handoff.consented = False
+        handoff.updated_at = applied.now
+    audit.record(
+        session,
+        actor_type="resident",
+        actor_id=resident.id,
+        action="consent.withdraw",
+        target_type="resident",
+        target_id=resident.id,
+    )
+
+
+def _erase(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
+    session.flush()
+    residents.erase(session, resident, now=applied.now, keep_inbox_id=applied.event.id)
+
+
+def _cancel_pending(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
+    residents.cancel_pending(session, resident)
+
+
+register_effect("CreateHandoff", _create_handoff)
+register_effect("MarkUrgent", _mark_urgent)
+register_effect("GiveConsent", _give_consent)
+register_effect("WithdrawConsent", _withdraw_consent)
+register_effect("EraseResidentData", _erase)
+register_effect("CancelPending", _cancel_pending)

@@ -1,0 +1,203 @@
+"""Inbox rows: store webhook events (once per webhookEventId) and claim them for the worker.
+
+Claiming rules (DESIGN.md, "How a message flows"):
+- an event is claimable when it is `pending`, or `claimed` with an expired lease (its worker
+  died: TESTING.md H1/H5);
+- per user, events are taken in (event timestamp, id) order and never two at once: an event
+  waits while an earlier event of the same user is still pending or claimed;
+- crisis events (priority 0) are claimed before ordinary ones (priority 5);
+- `attempts` is the lease token: the worker finishes an event only if nobody re-claimed it
+  since (`finish` checks it in the same transaction as the outbox insert).
+PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED; SQLite: the same conditional UPDATE … RETURNING
+inside the write transaction's BEGIN IMMEDIATE, which already serialises writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.models.base import utcnow
+from bot.models.core import InboxEvent
+
+UNFINISHED = ("pending", "claimed")
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    """One event as the webhook stores it."""
+
+    webhook_event_id: str
+    line_user_id: str | None
+    event_type: str
+    mode: str
+    is_redelivery: bool
+    event_timestamp: datetime
+    payload: dict[str, Any]
+    reply_token: str | None
+    status: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """An inbox row a worker holds until `lease_until`; `attempts` is its lease token."""
+
+    id: int
+    webhook_event_id: str
+    line_user_id: str
+    event_type: str
+    payload: dict[str, Any]
+    reply_token: str | None
+    event_timestamp: datetime
+    priority: int
+    attempts: int
+
+
+def store_events(session: Session, events: Sequence[IncomingEvent]) -> int:
+    """INSERT … ON CONFLICT (webhook_event_id) DO NOTHING; returns the number of new rows."""
+    seen: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for event in events:
+        if event.webhook_event_id in seen:
+            continue
+        seen.add(event.webhook_event_id)
+        rows.append(
+            {
+                "webhook_event_id": event.webhook_event_id,
+                "line_user_id": event.line_user_id,
+                "event_type": event.event_type,
+                "mode": event.mode,
+                "is_redelivery": event.is_redelivery,
+                "event_timestamp": event.event_timestamp,
+                "payload": event.payload,
+                "reply_token": event.reply_token,
+                "status": event.status,
+                "priority": event.priority,
+                "attempts": 0,
+                "received_at": now,
+            }
+        )
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboxEvent)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+        .returning(InboxEvent.id)
+    )
+    return len(session.execute(statement).all())
+
+
+_CANDIDATES = """
+SELECT e.id FROM inbox_event e
+WHERE (e.status = 'pending' OR (e.status = 'claimed' AND e.lease_until < :now))
+  AND e.line_user_id IS NOT NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM inbox_event p
+    WHERE p.line_user_id = e.line_user_id
+      AND p.status IN ('pending', 'claimed')
+      AND (p.event_timestamp < e.event_timestamp
+           OR (p.event_timestamp = e.event_timestamp AND p.id < e.id)))
+ORDER BY e.priority, e.event_timestamp, e.id
+LIMIT :limit
+"""
+
+_CLAIMED_COLUMNS = (
+    "id",
+    "webhook_event_id",
+    "line_user_id",
+    "event_type",
+    "payload",
+    "reply_token",
+    "event_timestamp",
+    "priority",
+    "attempts",
+)
+_RETURNING = "RETURNING " + ", ".join(_CLAIMED_COLUMNS)
+# Built from the constants above only: no value ever reaches the SQL text.
+_CLAIM_POSTGRESQL = (
+    f"WITH c AS ({_CANDIDATES} FOR UPDATE SKIP LOCKED) "  # noqa: S608
+    "UPDATE inbox_event SET status = 'claimed', lease_until = :lease_until, "
+    "attempts = inbox_event.attempts + 1 FROM c WHERE inbox_event.id = c.id "
+    + _RETURNING.replace("RETURNING id", "RETURNING inbox_event.id")
+)
+_CLAIM_SQLITE = (
+    "UPDATE inbox_event SET status = 'claimed', lease_until = :lease_until, "  # noqa: S608
+    f"attempts = attempts + 1 WHERE id IN ({_CANDIDATES}) {_RETURNING}"
+)
+
+
+def claim(session: Session, *, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
+    """Claim up to `limit` events (at most one per user) until now + `lease_seconds`."""
+    now = utcnow()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    dialect = session.get_bind().dialect.name
+    sql = _CLAIM_POSTGRESQL if dialect == "postgresql" else _CLAIM_SQLITE
+    column_types = {c.name: c.type for c in InboxEvent.__table__.columns}
+    clause = text(sql).bindparams(
+        bindparam("now", type_=column_types["lease_until"]),
+        bindparam("lease_until", type_=column_types["lease_until"]),
+    )
+    statement = clause.columns(*(InboxEvent.__table__.c[name] for name in _CLAIMED_COLUMNS))
+    result = session.execute(statement, {"now": now, "lease_until": lease_until, "limit": limit})
+    claimed = [
+        ClaimedEvent(
+            id=row.id,
+            webhook_event_id=row.webhook_event_id,
+            line_user_id=row.line_user_id,
+            event_type=row.event_type,
+            payload=row.payload,
+            reply_token=row.reply_token,
+            event_timestamp=row.event_timestamp,
+            priority=row.priority,
+            attempts=row.attempts,
+        )
+        for row in result
+    ]
+    claimed.sort(key=lambda c: (c.priority, c.event_timestamp, c.id))
+    return claimed
+
+
+def finish(session: Session, event: ClaimedEvent, *, status: str = "done") -> bool:
+    """Mark a claimed event finished if this worker still holds it (same lease token).
+
+    Call it first in the transaction that writes the event's results: when it returns False
+    another worker re-claimed the event and the caller must roll back.
+    """
+    result = session.execute(
+        update(InboxEvent)
+        .where(
+            InboxEvent.id == event.id,
+            InboxEvent.status == "claimed",
+            InboxEvent.attempts == event.attempts,
+        )
+        .values(status=status, processed_at=utcnow(), lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def postpone(session: Session, event: ClaimedEvent, *, delay_seconds: float) -> None:
+    """After a processing error: keep the claim but let the lease run out in `delay_seconds`,
+    so the event (and the user's later events behind it) are retried, not lost."""
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == event.id, InboxEvent.attempts == event.attempts)
+        .values(lease_until=utcnow() + timedelta(seconds=delay_seconds))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def give_up(session: Session, event: ClaimedEvent) -> bool:
+    """Mark an event that failed too often as `failed`, unblocking the user's later events."""
+    return finish(session, event, status="failed")

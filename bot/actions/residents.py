@@ -1,0 +1,154 @@
+"""Residents: follow, unfollow and erase (「削除」). Each function joins the caller's
+transaction; the worker commits it together with the inbox status and outbox rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.actions import audit
+from bot.models.core import Handoff, InboxEvent, Message, Outbox, Resident
+
+#: Outbox rows still waiting to go out; `sending` rows are in flight and finish on their own.
+PENDING_OUTBOX = ("pending",)
+
+
+def get_or_create(session: Session, line_user_id: str, *, now: datetime) -> Resident:
+    """The resident for a LINE user id, created (following, empty state) on first contact."""
+    resident = session.scalars(
+        select(Resident).where(Resident.line_user_id == line_user_id)
+    ).one_or_none()
+    if resident is None:
+        resident = Resident(
+            line_user_id=line_user_id,
+            following=True,
+            followed_at=now,
+            state={},
+            staff_active=False,
+            created_at=now,
+        )
+        session.add(resident)
+        session.flush()
+    return resident
+
+
+def follow(session: Session, resident: Resident, *, now: datetime) -> None:
+    """(Re-)follow starts fresh: empty conversation state, consent asked again."""
+    resident.following = True
+    resident.followed_at = now
+    resident.unfollowed_at = None
+    resident.state = {}
+    _clear_consent(resident)
+
+
+def unfollow(session: Session, resident: Resident, *, now: datetime) -> int:
+    """Stop every push: not following, pending outbox rows cancelled. Returns that count."""
+    resident.following = False
+    resident.unfollowed_at = now
+    cancelled = cancel_pending(session, resident)
+    audit.record(
+        session,
+        actor_type="resident",
+        actor_id=resident.id,
+        action="resident.unfollow",
+        target_type="resident",
+        target_id=resident.id,
+        detail={"outbox_cancelled": cancelled},
+    )
+    return cancelled
+
+
+def cancel_pending(session: Session, resident: Resident) -> int:
+    """Cancel the resident's outbox rows that have not started sending."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.resident_id == resident.id, Outbox.status.in_(PENDING_OUTBOX))
+        .values(status="cancelled", last_error="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def withdraw_consent(resident: Resident) -> None:
+    _clear_consent(resident)
+
+
+def _clear_consent(resident: Resident) -> None:
+    resident.consent_version = None
+    resident.consent_given_at = None
+    resident.consent_text_hash = None
+
+
+def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id: int) -> None:
+    """「削除」 confirmed: erase the resident's words and triage everywhere we keep them.
+
+    Message text and triage → NULL; inbox payload texts blanked for every processed event
+    (a redelivered old event hits its existing row and stays ignored); handoff summaries and
+    phone numbers cleared; consent withdrawn; pending outbox cancelled; a content-free audit
+    row. Events still waiting in the inbox (written after this one) are kept.
+    `keep_inbox_id` is the event being processed now: it is blanked too.
+    """
+    messages = session.execute(
+        update(Message)
+        .where(Message.resident_id == resident.id, Message.direction == "in")
+        .values(text=None, triage=None)
+        .execution_options(synchronize_session=False)
+    )
+    blanked = 0
+    rows = session.scalars(
+        select(InboxEvent).where(
+            InboxEvent.line_user_id == resident.line_user_id,
+            (InboxEvent.status.not_in(("pending", "claimed"))) | (InboxEvent.id == keep_inbox_id),
+        )
+    ).all()
+    for row in rows:
+        cleaned = _blank_payload(row.payload)
+        if cleaned != row.payload:
+            row.payload = cleaned
+            blanked += 1
+    handoffs = session.execute(
+        update(Handoff)
+        .where(Handoff.resident_id == resident.id)
+        .values(summary={}, contact_phone=None, contact_time=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    _clear_consent(resident)
+    cancelled = cancel_pending(session, resident)
+    resident.erased_at = now
+    audit.record(
+        session,
+        actor_type="resident",
+        actor_id=resident.id,
+        action="resident.erase",
+        target_type="resident",
+        target_id=resident.id,
+        detail={
+            "messages_erased": int(getattr(messages, "rowcount", 0) or 0),
+            "inbox_blanked": blanked,
+            "handoffs_cleared": int(getattr(handoffs, "rowcount", 0) or 0),
+            "outbox_cancelled": cancelled,
+        },
+    )
+
+
+#: Payload fields that carry what the resident wrote or sent.
+_CONTENT_KEYS = ("text", "emojis", "mention", "title", "address", "latitude", "longitude")
+
+
+def _blank_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    message = payload.get("message")
+    postback = payload.get("postback")
+    if not isinstance(message, dict) and not isinstance(postback, dict):
+        return payload
+    cleaned = dict(payload)
+    if isinstance(message, dict):
+        cleaned["message"] = {
+            k: ("" if k == "text" else None) if k in _CONTENT_KEYS else v
+            for k, v in message.items()
+        }
+    if isinstance(postback, dict):
+        cleaned["postback"] = {"data": "", "params": {}}
+    return cleaned

@@ -1,0 +1,208 @@
+"""The service, composed: FastAPI app factory with a lifespan that connects the database,
+upgrades it (embedded default), creates the LINE client and runs the background loops of
+its role.
+
+Roles (`marugoto serve --role`): `all` (one process: web + worker + sender + scheduler, the
+pilot's SQLite set-up), `web` (webhook and pages only), `worker` (inbox worker and outbox
+sender), `scheduler` (timed jobs). Claiming is safe with any number of each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.db import Database
+from bot.logging import exception_summary
+from bot.migrate import upgrade
+from bot.settings import Settings, get_settings
+from bot.webhook import crisis_check, line_webhook
+from bot.worker.inbox import InboxWorker
+
+log = logging.getLogger("marugoto.app")
+
+Role = Literal["all", "web", "worker", "scheduler"]
+ROLES: tuple[Role, ...] = ("all", "web", "worker", "scheduler")
+WEBHOOK_PATH = "/line/webhook"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    role: Role = "all",
+    migrate: bool | None = None,
+    inbox_worker: InboxWorker | None = None,
+) -> FastAPI:
+    """The ASGI app. `database` is used as given (and not disposed) when passed; otherwise
+    one is connected from `settings.database_url`. `migrate` defaults to True for `all`.
+    `inbox_worker` replaces the default worker (tests inject crash points or a slow step)."""
+    settings = settings or get_settings()
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    production = settings.environment == "production"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database.connect(settings.database_url)
+        if migrate if migrate is not None else role == "all":
+            await run_in_threadpool(upgrade, db)
+        app.state.database = db
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[Any]] = []
+        line = None
+        if role in ("all", "worker"):
+            from bot.line_api import create_line_client
+
+            line = create_line_client(settings)
+            app.state.line = line
+            sender = _make_sender(db, line, settings)
+            worker = inbox_worker or InboxWorker(
+                db,
+                lease_seconds=settings.inbox_lease_seconds,
+                batch_size=settings.inbox_batch_size,
+                poll_seconds=settings.worker_poll_seconds,
+            )
+            if sender is not None:
+                worker.add_answer_listener(_waker(sender))
+                tasks.append(asyncio.create_task(_call_run(sender, stop), name="outbox-sender"))
+            app.state.inbox_worker = worker
+            app.state.wake_inbox = worker.wake
+            tasks.append(asyncio.create_task(worker.run(stop), name="inbox-worker"))
+        if role in ("all", "scheduler"):
+            scheduler = _make_scheduler(db, settings)
+            if scheduler is not None:
+                tasks.append(asyncio.create_task(_call_run(scheduler, stop), name="scheduler"))
+        log.info("marugoto started: role=%s tasks=%d", role, len(tasks))
+        try:
+            yield
+        finally:
+            stop.set()
+            # Let each loop finish its round; leases cover anything cut short (H5).
+            done, pending = await asyncio.wait(tasks, timeout=15) if tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error(
+                        "%s ended with %s",
+                        task.get_name(),
+                        exception_summary(task.exception()),  # type: ignore[arg-type]
+                    )
+            if line is not None:
+                await line.close()
+            if database is None:
+                db.dispose()
+            log.info("marugoto stopped: role=%s", role)
+
+    app = FastAPI(
+        title="Marugoto",
+        lifespan=lifespan,
+        docs_url=None if production else "/docs",
+        redoc_url=None,
+        openapi_url=None if production else "/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.role = role
+    app.state.crisis_check = crisis_check
+    app.state.wake_inbox = None
+    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    if role in ("all", "web"):
+        # A plain Starlette route: the raw body is read by hand (size cap, signature).
+        app.add_route(WEBHOOK_PATH, line_webhook, methods=["POST"], include_in_schema=False)
+    return app
+
+
+async def healthz(request: Request) -> Response:
+    database: Database = request.app.state.database
+
+    def ping() -> None:
+        with database.read() as session:
+            session.execute(text("SELECT 1"))
+
+    try:
+        await run_in_threadpool(ping)
+    except Exception as error:
+        log.error("healthz: database unavailable (%s)", type(error).__name__)
+        return JSONResponse({"ok": False, "database": "down"}, status_code=503)
+    return JSONResponse({"ok": True, "role": request.app.state.role})
+
+
+# --- the loops other modules own: found by name, started if present ---------------------------
+
+
+def _make_sender(database: Database, line: Any, settings: Settings) -> Any | None:
+    """The outbox sender (bot.worker.sender, owned by the LINE layer)."""
+    try:
+        module = importlib.import_module("bot.worker.sender")
+    except ModuleNotFoundError as error:
+        if error.name != "bot.worker.sender":
+            raise
+        log.error("bot.worker.sender is missing: answers are stored but not sent")
+        return None
+    factory = getattr(module, "OutboxSender", None) or getattr(module, "Sender", None)
+    if factory is None:
+        log.error("bot.worker.sender has no OutboxSender: answers are stored but not sent")
+        return None
+    return _construct(factory, database=database, line=line, settings=settings)
+
+
+def _make_scheduler(database: Database, settings: Settings) -> Any | None:
+    """The scheduler (reminders, retention), when its module exists."""
+    try:
+        module = importlib.import_module("bot.worker.scheduler")
+    except ModuleNotFoundError as error:
+        if error.name != "bot.worker.scheduler":
+            raise
+        return None
+    factory = getattr(module, "Scheduler", None)
+    return None if factory is None else _construct(factory, database=database, settings=settings)
+
+
+def _construct(factory: Callable[..., Any], **available: Any) -> Any:
+    """Call a loop's constructor with the keyword arguments it declares among `available`."""
+    parameters = inspect.signature(factory).parameters
+    positional = [
+        name
+        for name, p in parameters.items()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    aliases = {"db": "database", "client": "line", "line_client": "line"}
+    args = []
+    kwargs = {}
+    for name in positional:
+        args.append(available[aliases.get(name, name)])
+    for name, p in parameters.items():
+        if name in positional or (p.kind is not p.KEYWORD_ONLY and p.default is p.empty):
+            continue
+        key = aliases.get(name, name)
+        if key in available and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+            kwargs[name] = available[key]
+    return factory(*args, **kwargs)
+
+
+async def _call_run(loop_object: Any, stop: asyncio.Event) -> None:
+    await loop_object.run(stop)
+
+
+def _waker(loop_object: Any) -> Callable[[], None]:
+    wake = getattr(loop_object, "wake", None)
+
+    def notify() -> None:
+        if wake is not None:
+            with contextlib.suppress(RuntimeError):
+                wake()
+
+    return notify

@@ -1,0 +1,235 @@
+"""The LINE Messaging API, as the rest of the bot sees it. The only importer of the LINE SDK.
+
+One `LineClient` per process, created in the app's lifespan (`create_line_client`) inside the
+running event loop and closed on shutdown (`await client.close()`). Every call has a short
+timeout and never raises for an HTTP outcome: it returns a `SendResult` that the sender turns
+into sent / retry later / dead letter.
+
+Our messages are plain JSON dicts (what the conversation produces and the outbox stores);
+they go through the SDK's own models (`Message.from_dict`) before leaving, so a message LINE
+would refuse is caught here as `invalid_message` instead of being sent.
+
+Nothing here logs message content or tokens: results carry status codes and short codes only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import aiohttp
+from linebot.v3.messaging import (
+    AsyncApiClient,
+    AsyncMessagingApi,
+    Configuration,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+from linebot.v3.messaging.exceptions import ApiException
+from linebot.v3.messaging.models import Message
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["ok", "already_accepted", "retryable", "rejected"]
+
+#: LINE accepts at most this many message objects per reply or push request.
+MAX_MESSAGES_PER_REQUEST = 5
+#: Used when no channel access token is configured (demo mode against the built-in fake).
+_PLACEHOLDER_TOKEN = "marugoto-no-token"  # noqa: S105 - not a secret; a real LINE answers 401
+
+
+class InvalidMessages(ValueError):
+    """Our message JSON does not pass the SDK's models. The text says where, never what."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to one API call, without content.
+
+    outcome: ok (2xx) / already_accepted (409 on a retry key: LINE has it already) /
+    retryable (429, 5xx, timeout, connection error: try again later with the same key) /
+    rejected (any other 4xx, or a message our SDK models refuse: never retry).
+    """
+
+    outcome: Outcome
+    status: int | None = None
+    #: Seconds LINE asked us to wait (429 Retry-After), if it said.
+    retry_after: float | None = None
+    #: Short, content-free code for operators: "http_500", "timeout", "invalid_message"…
+    error: str | None = None
+    #: LINE's x-line-request-id, useful when asking LINE support about a request.
+    request_id: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """True when LINE has the message (now or from an earlier attempt with this key)."""
+        return self.outcome in ("ok", "already_accepted")
+
+
+def to_sdk_messages(messages: list[dict[str, Any]]) -> list[Message]:
+    """Convert our JSON messages through the SDK models (validates types and SDK limits)."""
+    if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
+        raise InvalidMessages(f"{len(messages)} messages; LINE takes 1 to 5 per request")
+    converted: list[Message] = []
+    for index, message in enumerate(messages):
+        try:
+            converted.append(Message.from_dict(message))
+        except Exception:  # the SDK's errors quote the content; keep only where it failed
+            kind = message.get("type") if isinstance(message, dict) else None
+            raise InvalidMessages(f"message {index} (type {kind!r}) fails the SDK model") from None
+    return converted
+
+
+def validate_messages(messages: list[dict[str, Any]]) -> None:
+    """Raise InvalidMessages unless LINE's SDK accepts these messages. For tests and callers
+    that want to fail early; the sender checks again before every call."""
+    to_sdk_messages(messages)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _classify(status: int, headers: Any) -> SendResult:
+    request_id = headers.get("x-line-request-id") if headers is not None else None
+    if 200 <= status < 300:
+        return SendResult("ok", status, request_id=request_id)
+    if status == 409:
+        return SendResult("already_accepted", status, error="http_409", request_id=request_id)
+    if status == 429 or status >= 500:
+        retry_after = parse_retry_after(headers.get("Retry-After")) if headers else None
+        return SendResult(
+            "retryable", status, retry_after, error=f"http_{status}", request_id=request_id
+        )
+    return SendResult("rejected", status, error=f"http_{status}", request_id=request_id)
+
+
+class LineClient:
+    """reply / push / show_loading over one pooled aiohttp session (the SDK's async client)."""
+
+    def __init__(self, api_client: AsyncApiClient, *, timeout: float) -> None:
+        self._api_client = api_client
+        self._api = AsyncMessagingApi(api_client)
+        self.timeout = timeout
+
+    async def close(self) -> None:
+        await self._api_client.close()
+
+    async def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
+        """Answer with a reply token (free of charge, usable once, shortly after the event)."""
+        try:
+            request = ReplyMessageRequest(
+                replyToken=reply_token, messages=to_sdk_messages(messages)
+            )
+        except (InvalidMessages, ValueError) as exc:
+            return _invalid(exc)
+        return await self._call(
+            self._api.reply_message_with_http_info(request, _request_timeout=self.timeout)
+        )
+
+    async def push(
+        self, user_id: str, messages: list[dict[str, Any]], retry_key: str
+    ) -> SendResult:
+        """Push with X-Line-Retry-Key: a repeat with the same key is answered 409 by LINE
+        when the first was accepted, so retrying can never deliver twice."""
+        try:
+            request = PushMessageRequest(to=user_id, messages=to_sdk_messages(messages))
+        except (InvalidMessages, ValueError) as exc:
+            return _invalid(exc)
+        return await self._call(
+            self._api.push_message_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self.timeout
+            )
+        )
+
+    async def show_loading(self, user_id: str, seconds: int = 20) -> SendResult:
+        """Show the "…" loading animation in a one-to-one chat while an answer is prepared.
+        LINE wants 5–60 seconds in steps of 5; other values are rounded into that range."""
+        seconds = min(60, max(5, 5 * round(seconds / 5)))
+        request = ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=seconds)
+        return await self._call(
+            self._api.show_loading_animation_with_http_info(request, _request_timeout=self.timeout)
+        )
+
+    async def _call(self, call: Any) -> SendResult:
+        try:
+            # The aiohttp timeout bounds the request; the outer one is a backstop.
+            async with asyncio.timeout(self.timeout + 1.0):
+                response = await call
+        except ApiException as exc:
+            return _classify(int(exc.status or 0), exc.headers)
+        except TimeoutError:
+            return SendResult("retryable", None, error="timeout")
+        except (aiohttp.ClientError, OSError) as exc:
+            return SendResult("retryable", None, error=f"connection_{type(exc).__name__}")
+        return _classify(int(response.status_code), response.headers)
+
+
+def _invalid(exc: Exception) -> SendResult:
+    # InvalidMessages text is content-free; other SDK errors may quote content: type only.
+    detail = str(exc) if isinstance(exc, InvalidMessages) else type(exc).__name__
+    log.warning("LINE request not sent, invalid message: %s", detail)
+    return SendResult("rejected", None, error="invalid_message")
+
+
+#: The request bodies the bot sends, by our endpoint name, and the SDK model for each.
+_REQUEST_MODELS: dict[str, Any] = {
+    "reply": ReplyMessageRequest,
+    "push": PushMessageRequest,
+    "loading": ShowLoadingAnimationRequest,
+}
+
+
+def check_request_body(endpoint: str, body: dict[str, Any]) -> None:
+    """Validate a request body with the SDK's own request model (used by the fake LINE
+    server, so this module stays the only importer of the SDK). Raises ValueError with the
+    SDK's explanation, which may quote content: never log it in production code."""
+    model = _REQUEST_MODELS[endpoint]
+    if not isinstance(body, dict):
+        raise ValueError("request body is not a JSON object")
+    request = model.from_dict(body)
+    if request is None:
+        raise ValueError("empty request body")
+    if endpoint != "loading":
+        # from_dict resolves each message through the Message discriminator; an unknown
+        # type or a malformed message raises there.
+        for message in body.get("messages") or []:
+            if not isinstance(message, dict) or "type" not in message:
+                raise ValueError("a message without a type")
+
+
+def create_line_client(settings: Settings, *, timeout: float | None = None) -> LineClient:
+    """The process's client. Call inside the running event loop (the SDK opens an aiohttp
+    session); `await client.close()` on shutdown."""
+    token = settings.line_channel_access_token
+    configuration = Configuration(
+        host=settings.line_api_base_url.rstrip("/"),
+        access_token=token.get_secret_value() if token else _PLACEHOLDER_TOKEN,
+    )
+    if token is None:
+        log.warning("LINE_CHANNEL_ACCESS_TOKEN is not set; LINE calls will be refused")
+    return LineClient(
+        AsyncApiClient(configuration),
+        timeout=settings.line_timeout_seconds if timeout is None else timeout,
+    )

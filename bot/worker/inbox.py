@@ -1,0 +1,262 @@
+"""The inbox worker: claim events, run the conversation, store the results atomically.
+
+One round (`run_once`): claim a batch (at most one event per user, crisis first) with a
+lease → read each resident's state → run the pure conversation step (triage included) →
+one write transaction for the batch with a savepoint per event (inbox done + state + message
+log + effects + outbox row). A crash anywhere before the commit leaves the events claimed
+with a lease that runs out, so another worker answers them; a crash after it has nothing
+left to do. The outbox dedupe key makes a second answer to one event impossible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.actions.conversation import LeaseLost, Outcome, apply_step
+from bot.actions.inbox import ClaimedEvent, claim, give_up, postpone
+from bot.db import Database
+from bot.logging import exception_summary
+from bot.models.base import utcnow
+from bot.models.core import Resident
+
+log = logging.getLogger("marugoto.worker.inbox")
+
+MEDIA_KINDS = {"image", "sticker", "video", "audio", "file"}
+
+#: Crash points for tests (TESTING.md H1): `crash(point)` runs at each of them.
+CRASH_POINTS = ("claimed", "stepped", "before_commit")
+
+
+@dataclass(slots=True)
+class _ResidentView:
+    state: dict[str, Any]
+    staff_active: bool
+    following: bool
+
+
+class InboxWorker:
+    """Claims and processes inbox events. Safe to run several at once, in any process."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        lease_seconds: float = 60.0,
+        batch_size: int = 16,
+        max_attempts: int = 5,
+        poll_seconds: float = 0.2,
+        conversation: ModuleType | Any | None = None,
+        analyse: Callable[[str], Any] | None = None,
+        crash: Callable[[str], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self._conversation = conversation
+        self._analyse = analyse
+        self._crash = crash
+        self._answer_listeners: list[Callable[[], None]] = []
+        self._wake: asyncio.Event | None = None
+
+    # --- the conversation, loaded when first needed ---------------------------------------
+
+    @property
+    def conversation(self) -> Any:
+        if self._conversation is None:
+            self._conversation = importlib.import_module("bot.conversation")
+        return self._conversation
+
+    def _checkpoint(self, point: str) -> None:
+        if self._crash is not None:
+            self._crash(point)
+
+    # --- one round ---------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Claim and process one batch; returns how many events were claimed."""
+        with self.database.write() as session:
+            claimed = claim(session, limit=self.batch_size, lease_seconds=self.lease_seconds)
+        if not claimed:
+            return 0
+        self._checkpoint("claimed")
+        views = self._residents([c.line_user_id for c in claimed])
+        now = utcnow()
+        outcomes: list[tuple[ClaimedEvent, Outcome | BaseException]] = []
+        for event in claimed:
+            try:
+                outcomes.append((event, self._step(event, views.get(event.line_user_id), now)))
+            except Exception as error:
+                outcomes.append((event, error))
+        self._checkpoint("stepped")
+        self._store(outcomes, now)
+        return len(claimed)
+
+    def _residents(self, user_ids: list[str]) -> dict[str, _ResidentView]:
+        with self.database.read() as session:
+            rows = session.execute(
+                select(
+                    Resident.line_user_id, Resident.state, Resident.staff_active, Resident.following
+                ).where(Resident.line_user_id.in_(user_ids))
+            ).all()
+        return {
+            row.line_user_id: _ResidentView(row.state or {}, row.staff_active, row.following)
+            for row in rows
+        }
+
+    def _store(
+        self, outcomes: list[tuple[ClaimedEvent, Outcome | BaseException]], now: datetime
+    ) -> None:
+        with self.database.write() as session:
+            for event, outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    self._failed(session, event, outcome)
+                    continue
+                try:
+                    with session.begin_nested():
+                        unhandled = apply_step(session, event, outcome, now=now)
+                except LeaseLost:
+                    log.warning("inbox %d: lease lost, left to the other worker", event.id)
+                    continue
+                except Exception as error:
+                    self._failed(session, event, error)
+                    continue
+                if unhandled:
+                    log.warning("inbox %d: effects not handled: %s", event.id, ",".join(unhandled))
+                log.info(
+                    "inbox %d answered: event=%s replies=%d urgent=%s",
+                    event.id,
+                    event.event_type,
+                    len(outcome.replies),
+                    outcome.urgent,
+                )
+            self._checkpoint("before_commit")
+
+    def _failed(self, session: Any, event: ClaimedEvent, error: BaseException) -> None:
+        if event.attempts >= self.max_attempts:
+            give_up(session, event)
+            log.error(
+                "inbox %d failed for good after %d attempts: %s",
+                event.id,
+                event.attempts,
+                exception_summary(error),
+            )
+        else:
+            delay = min(60.0, 2.0**event.attempts)
+            postpone(session, event, delay_seconds=delay)
+            log.error(
+                "inbox %d failed (attempt %d), retry in %.0fs: %s",
+                event.id,
+                event.attempts,
+                delay,
+                exception_summary(error),
+            )
+
+    # --- the conversation step ----------------------------------------------------------------
+
+    def _step(self, event: ClaimedEvent, view: _ResidentView | None, now: datetime) -> Outcome:
+        conversation = self.conversation
+        if event.event_type == "follow" or view is None:
+            state_json: dict[str, Any] = {}
+        else:
+            state_json = view.state
+        state = conversation.State.from_json(state_json)
+        context_args: dict[str, Any] = {
+            "now": now,
+            "staff_active": bool(view and view.staff_active),
+        }
+        if self._analyse is not None:
+            context_args["analyse"] = self._analyse
+        context = conversation.Context(**context_args)
+        conversation_event, inbound_text = to_conversation_event(conversation.events, event)
+        result = conversation.step(state, conversation_event, context)
+        analysis = getattr(result, "analysis", None)
+        return Outcome(
+            state=result.state.to_json(),
+            replies=list(result.replies),
+            effects=tuple(getattr(result, "effects", ())),
+            urgent=bool(getattr(result, "urgent", False)),
+            triage=analysis.to_json() if analysis is not None else None,
+            urgency=getattr(analysis, "urgency", None),
+            inbound_text=inbound_text,
+        )
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def add_answer_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs on the event loop after a round stored answers (wakes the sender)."""
+        self._answer_listeners.append(listener)
+
+    def wake(self) -> None:
+        """Called (on the event loop) when new events were stored: skip the poll wait."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process until `stop` is set; a round in progress finishes first."""
+        self._wake = asyncio.Event()
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                count = await asyncio.to_thread(self.run_once)
+            except Exception as error:
+                log.error("inbox round failed: %s", exception_summary(error))
+                count = 0
+                await _wait_any(stop, None, 1.0)
+                continue
+            if count == 0:
+                await _wait_any(stop, self._wake, self.poll_seconds)
+                continue
+            for listener in self._answer_listeners:
+                listener()
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+
+def to_conversation_event(events: Any, event: ClaimedEvent) -> tuple[Any, str | None]:
+    """A LINE webhook event as a conversation event (and the resident's text, if any)."""
+    payload = event.payload
+    kind = event.event_type
+    if kind == "follow":
+        return events.Follow(), None
+    if kind == "unfollow":
+        return events.Unfollow(), None
+    if kind == "postback":
+        postback = payload.get("postback") or {}
+        params = postback.get("params")
+        params = dict(params) if isinstance(params, dict) else {}
+        return events.Postback(data=str(postback.get("data", "")), params=params), None
+    if kind == "message":
+        message = payload.get("message") or {}
+        message_type = message.get("type")
+        if message_type == "text":
+            text = str(message.get("text", ""))
+            return events.Text(text=text), text
+        if message_type in MEDIA_KINDS:
+            return events.Media(kind=message_type), None
+        if message_type == "location":
+            return events.Location(), None
+        return events.Other(type=f"message.{message_type}"), None
+    return events.Other(type=kind), None

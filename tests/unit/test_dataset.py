@@ -1,0 +1,221 @@
+"""Validate the labelled triage sets in tests/data/.
+
+The sets are the yardstick of `marugoto eval`; a malformed line, an unknown window id or a
+set that shrinks below the issue's minimums must fail here, before any evaluation runs.
+
+`python tests/unit/test_dataset.py` prints the count tables that tests/data/README.md
+carries; test_readme_counts_are_current fails when the README is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+TRIAGE_SET = DATA / "triage_set.jsonl"
+HOLDOUT = DATA / "holdout.jsonl"
+README = DATA / "README.md"
+
+# The fixed ids of ../shared/domain/windows.md (22 windows + out_of_scope), pinned here on
+# purpose: the labelled sets are a public contract and must not follow a renamed id silently.
+WINDOW_IDS = (
+    "general_desk",
+    "self_reliance",
+    "housing_benefit",
+    "household_budget",
+    "work_readiness",
+    "housing_search",
+    "welfare_loan",
+    "hikikomori_ibasho",
+    "hikikomori_family",
+    "elderly_care",
+    "disability",
+    "child_family",
+    "nursery",
+    "child_development",
+    "medical_care_child",
+    "education",
+    "child_ombuds",
+    "women",
+    "single_parent",
+    "consumer",
+    "rights_advocacy",
+    "volunteer",
+    "out_of_scope",
+)
+URGENCIES = ("crisis", "concern", "normal")
+REPORTERS = ("self", "family", "third_party", "unknown")
+CRISIS_KINDS = ("crisis_direct", "crisis_indirect", "crisis_noisy", "crisis_mixed")
+KINDS = ("routine", *CRISIS_KINDS, "hard_negative", "multi", "vague", "out_of_scope")
+KEYS = {"id", "text", "windows", "primary", "urgency", "reporter", "kind"}
+
+# Minimums (issue 2, "Command line and evaluation").
+MIN_ITEMS = {"triage_set": 400, "holdout": 120}
+MIN_PRIMARY_PER_WINDOW = 10
+MIN_CRISIS = {"triage_set": 60, "holdout": 20}
+MIN_HARD_NEGATIVE = {"triage_set": 40, "holdout": 15}
+MIN_MULTI = 30
+MIN_VAGUE = 15
+
+ID_PATTERN = {"triage_set": re.compile(r"^t\d{4}$"), "holdout": re.compile(r"^h\d{4}$")}
+FILES = {"triage_set": TRIAGE_SET, "holdout": HOLDOUT}
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            assert line.strip(), f"{path.name}:{n}: blank line"
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as e:
+                pytest.fail(f"{path.name}:{n}: invalid JSON: {e}")
+            assert isinstance(item, dict), f"{path.name}:{n}: not an object"
+            items.append(item)
+    return items
+
+
+def squash(text: str) -> str:
+    """NFKC, no whitespace or punctuation: two texts equal after this are duplicates."""
+    t = unicodedata.normalize("NFKC", text)
+    return re.sub(r"[\s、。，．,.！？!?…・「」『』（）()ー〜~wｗ笑]", "", t)
+
+
+@pytest.fixture(scope="module", params=list(FILES))
+def dataset(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
+    name: str = request.param
+    return name, load(FILES[name])
+
+
+def test_items_are_well_formed(dataset: tuple[str, list[dict[str, Any]]]) -> None:
+    name, items = dataset
+    for item in items:
+        where = f"{name} {item.get('id')}"
+        assert set(item) == KEYS, f"{where}: keys {sorted(item)}"
+        assert ID_PATTERN[name].match(item["id"]), f"{where}: bad id"
+        assert isinstance(item["text"], str), where
+        assert item["text"] == item["text"].strip() and item["text"], f"{where}: text"
+        assert len(item["text"]) <= 300, f"{where}: text too long for a LINE message set"
+        wins = item["windows"]
+        assert isinstance(wins, list) and wins, f"{where}: windows empty"
+        assert len(set(wins)) == len(wins), f"{where}: repeated window"
+        unknown = [w for w in wins if w not in WINDOW_IDS]
+        assert not unknown, f"{where}: unknown window ids {unknown}"
+        assert item["primary"] in WINDOW_IDS, f"{where}: unknown primary"
+        assert wins[0] == item["primary"], f"{where}: primary must come first in windows"
+        assert item["urgency"] in URGENCIES, f"{where}: urgency"
+        assert item["reporter"] in REPORTERS, f"{where}: reporter"
+        assert item["kind"] in KINDS, f"{where}: kind"
+
+
+def test_kind_agrees_with_labels(dataset: tuple[str, list[dict[str, Any]]]) -> None:
+    name, items = dataset
+    for item in items:
+        where = f"{name} {item['id']}"
+        is_crisis_kind = item["kind"] in CRISIS_KINDS
+        assert is_crisis_kind == (item["urgency"] == "crisis"), f"{where}: kind vs urgency"
+        if item["kind"] == "vague":
+            assert item["primary"] == "general_desk", f"{where}: vague goes to general_desk"
+        if item["kind"] == "out_of_scope":
+            assert item["primary"] == "out_of_scope", f"{where}: out_of_scope kind"
+            assert item["urgency"] == "normal", where
+        if item["kind"] == "multi":
+            assert len(item["windows"]) >= 2, f"{where}: multi needs two windows"
+        if item["kind"] == "hard_negative":
+            assert item["urgency"] != "crisis", where
+
+
+def test_ids_and_texts_are_unique(dataset: tuple[str, list[dict[str, Any]]]) -> None:
+    name, items = dataset
+    ids = Counter(i["id"] for i in items)
+    assert not [k for k, c in ids.items() if c > 1], f"{name}: duplicate ids"
+    texts = Counter(squash(i["text"]) for i in items)
+    dups = [k for k, c in texts.items() if c > 1]
+    assert not dups, f"{name}: duplicate texts {dups}"
+
+
+def test_holdout_does_not_repeat_the_tuning_set() -> None:
+    seen = {squash(i["text"]) for i in load(TRIAGE_SET)}
+    again = [i["id"] for i in load(HOLDOUT) if squash(i["text"]) in seen]
+    assert not again, f"holdout items also in triage_set: {again}"
+
+
+def test_minimum_counts(dataset: tuple[str, list[dict[str, Any]]]) -> None:
+    name, items = dataset
+    kinds = Counter(i["kind"] for i in items)
+    crisis = sum(1 for i in items if i["urgency"] == "crisis")
+    assert len(items) >= MIN_ITEMS[name], f"{name}: {len(items)} items"
+    assert crisis >= MIN_CRISIS[name], f"{name}: {crisis} crisis items"
+    assert kinds["hard_negative"] >= MIN_HARD_NEGATIVE[name], f"{name}: hard negatives"
+    # Crisis must cover every way of writing it, not only the direct word.
+    for kind in CRISIS_KINDS:
+        assert kinds[kind] >= 1, f"{name}: no {kind} item"
+
+
+def test_tuning_set_covers_every_window() -> None:
+    items = load(TRIAGE_SET)
+    primary = Counter(i["primary"] for i in items)
+    thin = {w: primary[w] for w in WINDOW_IDS if primary[w] < MIN_PRIMARY_PER_WINDOW}
+    assert not thin, f"windows under {MIN_PRIMARY_PER_WINDOW} primary items: {thin}"
+    kinds = Counter(i["kind"] for i in items)
+    assert kinds["multi"] >= MIN_MULTI, f"multi: {kinds['multi']}"
+    assert kinds["vague"] >= MIN_VAGUE, f"vague: {kinds['vague']}"
+    # Crisis mixed with a routine topic keeps that topic as the primary window.
+    mixed = [i for i in items if i["kind"] == "crisis_mixed"]
+    assert any(i["primary"] != "general_desk" for i in mixed)
+
+
+def test_holdout_covers_most_windows() -> None:
+    primary = {i["primary"] for i in load(HOLDOUT)}
+    missing = [w for w in WINDOW_IDS if w not in primary]
+    assert not missing, f"holdout has no item for {missing}"
+
+
+def counts_markdown() -> str:
+    """The count tables of tests/data/README.md, computed from the files."""
+    sets = {name: load(path) for name, path in FILES.items()}
+    out = ["| | triage_set | holdout |", "|---|---:|---:|"]
+    out.append("| items | " + " | ".join(str(len(s)) for s in sets.values()) + " |")
+    for field, values in (("urgency", URGENCIES), ("reporter", REPORTERS), ("kind", KINDS)):
+        for v in values:
+            cells = [str(sum(1 for i in s if i[field] == v)) for s in sets.values()]
+            out.append(f"| {field} `{v}` | " + " | ".join(cells) + " |")
+    out += ["", "| primary window | triage_set | holdout |", "|---|---:|---:|"]
+    for w in WINDOW_IDS:
+        cells = [str(sum(1 for i in s if i["primary"] == w)) for s in sets.values()]
+        out.append(f"| `{w}` | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+BEGIN = "<!-- counts:begin -->\n"
+END = "<!-- counts:end -->"
+
+
+def test_readme_counts_are_current() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert BEGIN in text and END in text, "README lost its counts markers"
+    current = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert current == counts_markdown(), (
+        "tests/data/README.md counts are stale: run "
+        "`.venv/bin/python tests/unit/test_dataset.py --write-readme`"
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    table = counts_markdown()
+    if "--write-readme" in sys.argv:
+        text = README.read_text(encoding="utf-8")
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        README.write_text(head + BEGIN + table + END + tail, encoding="utf-8")
+    else:
+        print(table, end="")

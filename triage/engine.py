@@ -1,0 +1,283 @@
+"""The triage engine: normalise → crisis check → tokenise → match the lexicon → rank windows.
+
+Lexicon terms are compiled once, when the engine is built:
+
+- `lemma`: the term's Sudachi normalized forms without particles (家賃が払えない → 家賃 払う
+  ない), matched as a contiguous run of the message's lemmas, so conjugation and a dropped
+  particle do not matter (家賃払えなくて).
+- `reading`: the term's katakana reading (家賃 → ヤチン), matched on token boundaries of the
+  message's reading, but only where the message wrote kana (やちん, ｼﾆﾀｲ); where it wrote
+  kanji the lemma and surface passes decide, so homophones (障害/生涯) do not mix.
+- `surface`: the folded term as a substring of the folded message, for phrases Sudachi
+  splits unpredictably; only for terms of two or more characters with a kanji or latin
+  letter, or three or more kana.
+- `fuzzy`: a guarded second pass (rapidfuzz) only when nothing else matched well, only for
+  terms of five or more characters, with a high cutoff, so 介護 never matches 解雇 and 詐欺
+  never matches うさぎ.
+
+A window's score combines its matched meaning groups: 1 − Π(1 − weight), in [0, 1].
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon
+from triage import crisis, reporter
+from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
+from triage.normalise import Normalised, clean, fold, normalise
+
+#: A window is returned when its score reaches this…
+MIN_SCORE = 0.3
+#: …and is at least this fraction of the best score.
+MIN_RELATIVE = 0.3
+MAX_WINDOWS = 4
+#: Non-vague evidence at least this strong means we understood the worry (no question back).
+CONFIDENT = 0.45
+#: Out-of-scope questions step behind a real worry: their score is scaled by this.
+OUT_OF_SCOPE_BEHIND_WORRY = 0.5
+FUZZY_MIN_LEN = 5
+FUZZY_CUTOFF = 84.0
+FUZZY_FACTOR = 0.8
+#: Sudachi reads at most this many characters of one message (LINE caps a text at 5,000).
+MAX_TOKENISED = 5000
+
+# Parts of speech that carry no topic: dropped from lemma sequences on both sides.
+_FUNCTION_POS = frozenset({"助詞", "補助記号", "空白"})
+_CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "連体詞", "接頭辞"})
+
+
+def _has_kanji(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
+
+
+def _is_kana_only(text: str) -> bool:
+    return all("\u3041" <= ch <= "\u30ff" for ch in text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    group: int  # index into Engine.groups
+    term: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    surface: str
+    lemma: str
+    reading: str
+    content: bool
+    function: bool
+
+
+class _Tokenizer:
+    """One shared Sudachi dictionary and tokenizer (mode A: finest units, so a compound
+    term is a run of tokens on both sides)."""
+
+    def __init__(self) -> None:
+        from sudachipy import Dictionary, SplitMode
+
+        self._dictionary = Dictionary(dict="core")
+        self._tokenizer = self._dictionary.create(mode=SplitMode.A)
+        self._lock = threading.Lock()
+
+    def tokens(self, text: str) -> list[_Token]:
+        if not text.strip():
+            return []
+        # The Sudachi tokenizer object is not safe to share between threads.
+        with self._lock:
+            morphemes: Any = self._tokenizer.tokenize(text[:MAX_TOKENISED])
+            return [
+                _Token(
+                    surface=m.surface(),
+                    lemma=m.normalized_form(),
+                    reading=m.reading_form(),
+                    content=m.part_of_speech()[0] in _CONTENT_POS,
+                    function=m.part_of_speech()[0] in _FUNCTION_POS,
+                )
+                for m in morphemes
+                if m.part_of_speech()[0] != "空白"
+            ]
+
+
+@dataclass(slots=True)
+class _Hit:
+    term: str
+    matched: str
+    weight: float
+    via: str
+
+
+class Engine:
+    def __init__(self, lexicon: Lexicon, tokenizer: _Tokenizer | None = None) -> None:
+        self.tokenizer = tokenizer or _Tokenizer()
+        self.groups: tuple[MeaningGroup, ...] = lexicon.groups
+        self._lemma: dict[tuple[str, ...], list[_Term]] = {}
+        self._lemma_first: set[str] = set()
+        self._lemma_max = 1
+        self._reading: dict[str, list[_Term]] = {}
+        self._reading_max = 0
+        self._surface: dict[str, list[tuple[str, _Term]]] = {}
+        self._fuzzy: list[tuple[str, _Term]] = []
+        for index, group in enumerate(self.groups):
+            for term in group.terms:
+                self._compile(_Term(index, term, group.weight))
+
+    # --- building ------------------------------------------------------------------------
+    def _compile(self, term: _Term) -> None:
+        key = fold(clean(term.term))
+        if len(key) >= 2 and (not _is_kana_only(key) or len(key) >= 3):
+            self._surface.setdefault(key[:2], []).append((key, term))
+        if len(key) >= FUZZY_MIN_LEN:
+            self._fuzzy.append((key, term))
+        tokens = self.tokenizer.tokens(clean(term.term))
+        lemmas = tuple(t.lemma for t in tokens if not t.function)
+        if lemmas:
+            self._lemma.setdefault(lemmas, []).append(term)
+            self._lemma_first.add(lemmas[0])
+            self._lemma_max = max(self._lemma_max, len(lemmas))
+        reading = "".join(t.reading for t in tokens)
+        if len(reading) >= 3 and "*" not in reading:
+            self._reading.setdefault(reading, []).append(term)
+            self._reading_max = max(self._reading_max, len(reading))
+
+    # --- matching ------------------------------------------------------------------------
+    def _match_lemmas(self, tokens: Sequence[_Token], hits: dict[int, _Hit]) -> None:
+        seq = [t for t in tokens if not t.function]
+        lemmas = [t.lemma for t in seq]
+        for i, first in enumerate(lemmas):
+            if first not in self._lemma_first:
+                continue
+            for k in range(1, min(self._lemma_max, len(lemmas) - i) + 1):
+                for term in self._lemma.get(tuple(lemmas[i : i + k]), ()):
+                    matched = "".join(t.surface for t in seq[i : i + k])
+                    _record(hits, term, matched, "lemma")
+
+    def _match_readings(self, tokens: Sequence[_Token], hits: dict[int, _Hit]) -> None:
+        for i in range(len(tokens)):
+            reading = ""
+            surface = ""
+            content = False
+            for j in range(i, len(tokens)):
+                reading += tokens[j].reading
+                surface += tokens[j].surface
+                content = content or tokens[j].content
+                if len(reading) > self._reading_max or _has_kanji(surface):
+                    break
+                if content:
+                    for term in self._reading.get(reading, ()):
+                        _record(hits, term, surface, "reading")
+
+    def _match_surface(self, folded: str, hits: dict[int, _Hit]) -> None:
+        for i in range(len(folded) - 1):
+            for key, term in self._surface.get(folded[i : i + 2], ()):
+                if folded.startswith(key, i):
+                    _record(hits, term, key, "surface")
+
+    def _match_fuzzy(self, folded: str, hits: dict[int, _Hit]) -> None:
+        from rapidfuzz import fuzz
+
+        for key, term in self._fuzzy:
+            if term.group in hits:
+                continue
+            score = fuzz.partial_ratio(key, folded, score_cutoff=FUZZY_CUTOFF)
+            if score:
+                _record(hits, _Term(term.group, term.term, term.weight * FUZZY_FACTOR), key, "fuzzy")
+
+    # --- the public entry ----------------------------------------------------------------
+    def analyse(self, text: str) -> Analysis:
+        norm = normalise(text)
+        danger = crisis.check(norm)
+        writer, writer_evidence = reporter.detect(norm.fold)
+        tokens = self.tokenizer.tokens(norm.clean)
+        hits: dict[int, _Hit] = {}
+        self._match_lemmas(tokens, hits)
+        self._match_readings(tokens, hits)
+        self._match_surface(norm.fold, hits)
+        scores, evidence, confident = self._score(hits, writer)
+        if not confident and norm.fold.strip():
+            self._match_fuzzy(norm.fold, hits)
+            scores, evidence, confident = self._score(hits, writer)
+        windows = _rank(scores)
+        clarify = not confident
+        if not windows or (windows[0].id == OUT_OF_SCOPE and len(windows) == 1):
+            if not windows:
+                windows = (WindowScore(GENERAL_DESK, 0.2),)
+            clarify = not windows or windows[0].id != OUT_OF_SCOPE
+        if windows[0].id == OUT_OF_SCOPE and not writer_evidence and writer == "self":
+            writer = "unknown"
+        if not norm.fold.strip():
+            writer = "unknown"
+        return Analysis(
+            windows=windows,
+            urgency=danger.urgency,
+            reporter=writer,
+            clarify=clarify,
+            evidence=danger.evidence + tuple(evidence) + writer_evidence,
+            crisis_signals=danger.signals,
+        )
+
+    def _score(
+        self, hits: dict[int, _Hit], writer: Reporter
+    ) -> tuple[dict[str, float], list[Evidence], bool]:
+        miss: dict[str, float] = {}
+        evidence: list[Evidence] = []
+        confident = False
+        for index, hit in sorted(hits.items(), key=lambda kv: -kv[1].weight):
+            group = self.groups[index]
+            if group.reporter is not None and writer not in group.reporter:
+                continue
+            miss[group.window] = miss.get(group.window, 1.0) * (1.0 - hit.weight)
+            evidence.append(Evidence(group.window, hit.term, hit.matched, hit.weight, hit.via))
+            if not group.vague and hit.weight >= CONFIDENT and group.window != OUT_OF_SCOPE:
+                confident = True
+        scores = {window: 1.0 - m for window, m in miss.items()}
+        worry = max((s for w, s in scores.items() if w != OUT_OF_SCOPE), default=0.0)
+        if OUT_OF_SCOPE in scores and worry >= CONFIDENT:
+            scores[OUT_OF_SCOPE] *= OUT_OF_SCOPE_BEHIND_WORRY
+        if OUT_OF_SCOPE in scores and scores[OUT_OF_SCOPE] >= CONFIDENT:
+            confident = True
+        evidence.sort(key=lambda e: (-scores.get(e.window, 0.0), -e.weight))
+        return scores, evidence, confident
+
+
+def _record(hits: dict[int, _Hit], term: _Term, matched: str, via: str) -> None:
+    best = hits.get(term.group)
+    if best is None or term.weight > best.weight:
+        hits[term.group] = _Hit(term.term, matched, term.weight, via)
+
+
+def _rank(scores: dict[str, float]) -> tuple[WindowScore, ...]:
+    ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    if not ordered:
+        return ()
+    top = ordered[0][1]
+    kept = [
+        WindowScore(w, round(min(1.0, s), 4))
+        for w, s in ordered
+        if s >= MIN_SCORE and s >= top * MIN_RELATIVE
+    ]
+    return tuple(kept[:MAX_WINDOWS])
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    """The shared engine over the packaged lexicon, built on first use."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = Engine(load_lexicon())
+    return _engine
+
+
+def analyse_many(texts: Iterable[str]) -> list[Analysis]:
+    engine = default_engine()
+    return [engine.analyse(t) for t in texts]

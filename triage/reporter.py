@@ -1,0 +1,54 @@
+"""Who is writing: the person themselves, family, a third party (neighbour, friend), or unknown.
+
+Read from the folded text with bounded patterns. A kin word as the subject or topic of the
+worry (母が, 息子は, うちの子が, 父の物忘れ) means `family`; a neighbour, friend or colleague
+(近所の, 隣の, 友達が, 知人) means `third_party`. Without either, a message about one's own
+life reads as `self`; a bare question about a city service reads as `unknown`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from triage.analysis import Evidence, Reporter
+
+_KIN = (
+    r"(?:母親|父親|お母さん|お父さん|おかあさん|おとうさん|母|父|はは|ちち|両親|親御さん|親|兄|姉|弟|妹|"
+    r"お兄ちゃん|お姉ちゃん|にいちゃん|ねえちゃん|あに|あね|おとうと|いもうと|兄弟|姉妹|きょうだい|"
+    r"息子|娘|むすこ|むすめ|長男|次男|三男|長女|次女|三女|うちの子|うちの娘|うちの息子|子ども|子供|こども|"
+    r"赤ちゃん|あかちゃん|孫|まご|夫|妻|旦那|だんな|嫁|主人|家内|配偶者|主人|義母|義父|義理の|姑|舅|"
+    r"祖母|祖父|ばあちゃん|じいちゃん|おばあちゃん|おじいちゃん|ばーちゃん|じーちゃん|ばあば|じいじ|"
+    r"叔父|叔母|伯父|伯母|おじ|おば|甥|姪|いとこ|家族|おかん|おとん|お袋|おふくろ|親父|おやじ|ママ|パパ|"
+    r"まま|ぱぱ|おっと|つま|彼氏|彼女|パートナー|ぱーとなー)"
+)
+_HONORIFIC = r"(?:さん|ちゃん|くん|君)?"
+# Kin word as subject/topic/possessor of the worry. 親と話さない (object) does not count.
+_FAMILY = re.compile(
+    _KIN + _HONORIFIC + r"(?:が|は|も|の|って|、|,|。|を|に|[0-9]+歳|[0-9]+代|です|だけど|と二人|と2人)"
+)
+_THIRD = re.compile(
+    r"(?:近所|きんじょ|ご近所|隣|となり|お隣|向かい|友達|友人|ともだち|知人|知り合い|しりあい|同僚|先輩|後輩|"
+    r"民生委員|上の階|下の階|上の部屋|下の部屋|住人|利用者|クラスメイト|くらすめいと|同級生|近くに住む|町内|"
+    r"マンションの|アパートの|団地の|大家として|担任|職場の人|バイト先の人|同じ(?:アパート|マンション)|地域の)"
+)
+_SELF = re.compile(
+    r"(?:私|わたし|あたし|僕|ぼく|俺|おれ|自分|じぶん|わし|うち(?!の子|の娘|の息子|の親|の母|の父|の家))"
+    r"(?:が|は|も|の|って|、|です|だけ)"
+)
+# A kin word followed by a loss (夫が亡くなって) describes the writer's situation, not a
+# family member's worry.
+_KIN_LOSS = re.compile(_KIN + _HONORIFIC + r"(?:が|を)?(?:亡くな|なくな|他界|死んで|死別|と離婚|と別れ)")
+
+
+def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:
+    """Guess the writer from the folded text (see triage.normalise.fold)."""
+    third = _THIRD.search(folded)
+    family = [m for m in _FAMILY.finditer(folded) if not _KIN_LOSS.match(folded, m.start())]
+    first_person = _SELF.search(folded)
+    if third and (not family or third.start() < family[0].start()):
+        return "third_party", (Evidence("reporter", "third_party", third.group(0), 1.0, "pattern"),)
+    if family:
+        return "family", (Evidence("reporter", "family", family[0].group(0), 1.0, "pattern"),)
+    if first_person:
+        return "self", (Evidence("reporter", "self", first_person.group(0), 1.0, "pattern"),)
+    return "self", ()
