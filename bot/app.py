@@ -50,6 +50,10 @@ def create_app(
     one is connected from `settings.database_url`. `migrate` defaults to True for `all`.
     `inbox_worker` replaces the default worker (tests inject crash points or a slow step)."""
     settings = settings or get_settings()
+    if settings.demo:  # the built-in fake LINE API, and a secret to sign with (bot.simulator)
+        from bot.simulator import demo_settings
+
+        settings = demo_settings(settings)
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     production = settings.environment == "production"
@@ -60,6 +64,10 @@ def create_app(
         if migrate if migrate is not None else role == "all":
             await run_in_threadpool(upgrade, db)
         app.state.database = db
+        if role in ("all", "web"):
+            from admin import ensure_first_admin
+
+            await run_in_threadpool(ensure_first_admin, db, settings)
         stop = asyncio.Event()
         tasks: list[asyncio.Task[Any]] = []
         line = None
@@ -122,6 +130,13 @@ def create_app(
     if role in ("all", "web"):
         # A plain Starlette route: the raw body is read by hand (size cap, signature).
         app.add_route(WEBHOOK_PATH, line_webhook, methods=["POST"], include_in_schema=False)
+        from admin import mount as mount_admin
+
+        mount_admin(app, settings, database=database)
+        if settings.demo:
+            from bot.simulator import router as simulator_router
+
+            app.include_router(simulator_router(settings))
     return app
 
 

@@ -35,7 +35,7 @@ REPORTERS = frozenset({"self", "family", "third_party", "unknown"})
 ORIGINS = frozenset(
     {"colloquial", "slang", "kana", "typos", "family", "neighbour", "windows.md", "domain"}
 )
-_GROUP_FIELDS = {"name", "source", "weight", "terms", "reporter", "vague", "note"}
+_GROUP_FIELDS = {"name", "source", "weight", "terms", "reporter", "vague", "requires", "note"}
 _FILE_FIELDS = {"window", "groups", "note"}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -56,6 +56,8 @@ class MeaningGroup:
     reporter: frozenset[str] | None = None
     #: A vague worry (しんどい, 相談したい): routes to the general desk and asks back.
     vague: bool = False
+    #: Names of groups of the same window that must also match for this one to count.
+    requires: tuple[str, ...] = ()
     file: str = ""
 
 
@@ -129,6 +131,7 @@ def _group(entry: Entry, window: str, known_windows: frozenset[str]) -> MeaningG
         terms=entry.text_list("terms"),
         reporter=reporter,
         vague=entry.boolean("vague", default=False),
+        requires=entry.text_list("requires", required=False),
         file=entry.file,
     )
 
@@ -155,9 +158,12 @@ def _overlap(a: frozenset[str] | None, b: frozenset[str] | None) -> bool:
     return a is None or b is None or bool(a & b)
 
 
-def build_lexicon(groups: Iterable[MeaningGroup]) -> Lexicon:
+def build_lexicon(groups_in: Iterable[MeaningGroup]) -> Lexicon:
     """Check the groups across files: no duplicate group, and no term twice in one window
     for the same writer (a term may appear once per reporter-specific group)."""
+    groups = list(groups_in)
+    # Context groups (named by another group's `requires`) may repeat a topical word.
+    contexts = {(g.window, need) for g in groups for need in g.requires}
     seen_groups: set[tuple[str, str]] = set()
     seen_terms: dict[tuple[str, str], list[MeaningGroup]] = {}
     result: list[MeaningGroup] = []
@@ -172,7 +178,11 @@ def build_lexicon(groups: Iterable[MeaningGroup]) -> Lexicon:
                 raise KnowledgeDataError(group.file, where, "empty term")
             earlier = seen_terms.setdefault(key, [])
             for other in earlier:
-                if _overlap(other.reporter, group.reporter):
+                either_context = (group.window, group.name) in contexts or (
+                    other.window,
+                    other.name,
+                ) in contexts
+                if not either_context and _overlap(other.reporter, group.reporter):
                     raise KnowledgeDataError(
                         group.file,
                         where,
@@ -182,6 +192,12 @@ def build_lexicon(groups: Iterable[MeaningGroup]) -> Lexicon:
         result.append(group)
     if not result:
         raise KnowledgeDataError("<lexicon>", "<all>", "the lexicon is empty")
+    for group in result:
+        for need in group.requires:
+            if (group.window, need) not in seen_groups or need == group.name:
+                raise KnowledgeDataError(
+                    group.file, f"{group.window}.{group.name}", f"requires unknown group {need!r}"
+                )
     return Lexicon(groups=tuple(result))
 
 

@@ -29,10 +29,13 @@ OTHER_IN_DANGER = "other_in_danger"
 CRISIS_SIGNALS = (SUICIDAL, SELF_HARM, OVERDOSE, VIOLENCE_NOW, OTHER_IN_DANGER)
 
 # Spellings of 死 that residents type: kanji, kana, look-alikes (氏, 市), 4, タヒ (folded たひ).
-_SHI = r"(?:死|し|氏|市|4|(?<!っ)たひ)"
+_SHI = r"(?:死|し|氏|市|4|〇|○|◯|●|×|(?<!っ)たひ)"
 _BODY = r"(?:手首|てくび|腕|うで|太もも|ふともも|太腿|脚|足首|からだ|身体|体)"
 _DRUG = r"(?:薬|くすり|睡眠薬|眠剤|みんざい|市販薬|精神薬|頓服|ロキソニン|ろきそにん|ぶろん|ブロン)"
-_MANY = r"(?:大量|たいりょう|たくさん|沢山|いっぱい|一杯|全部|ぜんぶ|まとめて|一気|いっき|ありったけ|[0-9]+錠|[0-9]+個|ひと箱|一箱)"
+_MANY = (
+    r"(?:大量|たいりょう|たくさん|沢山|いっぱい|一杯|全部|ぜんぶ|まとめて|一気|いっき|ありったけ"
+    r"|[0-9]+錠|[0-9]+個|ひと箱|一箱)"
+)
 _SAY = r"(?:って|と)(?:言|い[っうわ]|ゆ[っう]|らいん|line|連絡|めーる|メール|書い|かい)"
 
 
@@ -58,7 +61,11 @@ _PATTERNS: tuple[_Pattern, ...] = (
     ),
     _p(SUICIDAL, "タヒ", r"タヒ(?=[にねりるぬんた])", script=True),
     _p(SUICIDAL, "死のう", r"(?:死|し)のう(?:かな|と|か|って|よ)"),
-    _p(SUICIDAL, "死んだ方がまし", r"(?:死|し)(?:んだ|んじゃった)(?:ほう|方)が(?:まし|いい|楽|らく)"),
+    _p(
+        SUICIDAL,
+        "死んだ方がまし",
+        r"(?:死|し)(?:んだ|んじゃった)(?:ほう|方)が(?:まし|いい|楽|らく)",
+    ),
     _p(SUICIDAL, "死ぬしかない", r"(?:死|し)ぬ(?:しか|以外|ほか)(?:ない|な|無)"),
     _p(
         SUICIDAL,
@@ -67,7 +74,38 @@ _PATTERNS: tuple[_Pattern, ...] = (
     ),
     _p(SUICIDAL, "死ねたら", r"(?:死|し)ね(?:たら|れば)(?:いい|楽|らく|どんなに)"),
     _p(SUICIDAL, "自殺", r"自殺|じさつ|自死|希死念慮|きしねんりょ"),
+    _p(
+        SUICIDAL,
+        "死ぬことを考える",
+        r"(?:(?:死|し)ぬ|(?:消|き)える|いなくなる|(?:自殺|じさつ)する)(?:こと|事)(?:ばかり|ばっかり|ばっか|を|も|が)?"
+        r"(?:考え|かんがえ|思っ|頭から)"
+        r"|(?:死|し)ぬ(?:勇気|元気|気力)|(?:死|し)に(?:場所|ばしょ)|保険金(?:を|で)?(?:残|のこ)",
+    ),
     _p(SUICIDAL, "殺して", r"(?:殺|ころ)して(?:ほしい|欲しい|くれ|ください)|(?:死|し)なせて"),
+    _p(
+        SUICIDAL,
+        "死んでしまいたい",
+        r"(?:死|し)ん(?:で|じゃ)(?:しまいたい|しまおう|しまえたら|いたい|おうかな|おう|やる|もいい|も構わ|もかまわ)"
+        r"|(?:死|し)ぬ(?:つもり|こと(?:に|を)決め|決心|覚悟)|いっそ(?:死|し)|(?:死|し)んだら(?:楽|らく|どんなに)"
+        r"|(?:今から|いまから|今日|きょう|今夜|こんや|明日|あした)(?:死|し)(?:ぬ|にます)"
+        r"|(?:死|し)にます|(?:死|し)ぬね(?!む)|(?:死|し)なせ",
+    ),
+    _p(
+        SUICIDAL,
+        "命を絶つ",
+        r"自ら(?:命|いのち)|(?:命|いのち)を(?:捨て|終わら)|硫化水素|樹海|入水|(?:ロープ|縄|紐)を?(?:買|用意|準備)"
+        r"|(?:橋|ビル|マンション|屋上|崖|高い所|高いところ)から(?:飛|と)"
+        r"|(?:川|海|線路|ホーム)に(?:飛び込|とびこ|入ろ|はいろ)|心中|しんじゅう|一緒に(?:死|し)の",
+    ),
+    _p(
+        SUICIDAL,
+        "消滅したい",
+        r"(?:消滅|蒸発)したい|(?:存在|そんざい)(?:を|が)?(?:消し|消え|けし|きえ|なくな)"
+        r"|(?:存在|そんざい)したくない|(?:生|い)きる(?:気力|希望|理由|目的)(?:が|も)?(?:ない|無い|なくな|わから|見つから)"
+        r"|(?:生|い)きて(?:て|いて|る)?(?:も)?(?:仕方|しかた|しょうが|しょーが)(?:ない|ねー|無い)"
+        r"|(?:生|い)きて(?:る|いる)(?:の|こと)?(?:が|に)?(?:疲れ|つかれ)|(?:生|い)きること(?:に|が)(?:疲れ|つかれ)"
+        r"|(?:事故|病気)(?:に|で)?(?:あって|遭って|なって)?(?:死|し)(?:ね|ん)",
+    ),
     # --- indirect ideation -------------------------------------------------------------
     _p(
         SUICIDAL,
@@ -83,7 +121,7 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _p(
         SUICIDAL,
         "生きてる意味ない",
-        r"(?:生|い)き(?:てる|ている|てく|ていく|る|てて|てても|ていても)(?:意味|いみ|価値|かち)"
+        r"(?:生|い)き(?:てる|ている|てく|ていく|る|てて|てても|ていても)(?:意味|いみ|価値|かち|理由|りゆう|目的)"
         r"(?:が|も|って|とか|なんて)?(?:ない|無い|なし|ねー|わから|分から|ある|あんの|見出せ)",
     ),
     _p(
@@ -102,12 +140,16 @@ _PATTERNS: tuple[_Pattern, ...] = (
         "生まれてこなければ",
         r"(?:生|う)まれて(?:こな|来な)(?:ければ|きゃ|けりゃ|かった)|(?:生|う)まれてきたくなかった",
     ),
-    _p(SUICIDAL, "楽になりたい", r"(?:楽|らく)に(?:なりたい|なりたく|なれるかな|なれるなら|してほしい)"),
+    _p(
+        SUICIDAL,
+        "楽になりたい",
+        r"(?:楽|らく)に(?:なりたい|なりたく|なれるかな|なれるなら|してほしい)",
+    ),
     _p(
         SUICIDAL,
         "終わりにしたい",
         r"(?:終わり|おわり)に(?:したい|したく|しよう|しちゃいたい)"
-        r"|(?:人生|じんせい|命|いのち|全部|ぜんぶ|すべて|全て)を?(?:終わら|おわら)せ(?:たい|よう|たく)"
+        r"|(?:終わり|おわり)にする(?!か|の)|(?:終わら|おわら)せ(?:たい|よう|たく|る)"
         r"|(?:命|いのち)を?(?:絶|断)",
     ),
     _p(SUICIDAL, "もう限界", r"もう(?:限界|げんかい)"),
@@ -116,7 +158,11 @@ _PATTERNS: tuple[_Pattern, ...] = (
         "首を吊る",
         r"首を?吊|(?:首|くび)を?つ(?:る|ろう|りたい)|首つり|くびつり|練炭|れんたん|遺書|いしょを?書",
     ),
-    _p(SUICIDAL, "飛び降り", r"(?:飛|と)び(?:降|お)り(?:たい|たく|よう|る|ちゃ|そう|自殺|かけ)"),
+    _p(
+        SUICIDAL,
+        "飛び降り",
+        r"(?:飛|と)び(?:降|お)り(?:たい|たく|よう|る|ちゃ|そう|自殺|かけ|たら)|屋上にいます|屋上にいる",
+    ),
     _p(
         SUICIDAL,
         "飛び込み",
@@ -126,8 +172,8 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _p(
         SUICIDAL,
         "目が覚めなければ",
-        r"(?:覚め|さめ)(?:なければ|なきゃ|なけりゃ|ないで)(?:いい|いいのに|ほしい)"
-        r"|(?:明日|あした|あす)(?:が|なんて)?(?:来|こ)な(?:ければ|きゃ|いで)",
+        r"(?:覚め|さめ|起き|おき|目覚め|めざめ)(?:なければ|なきゃ|なけりゃ|ないで|なかったら)(?:いい|いいのに|ほしい|楽)"
+        r"|(?:明日|あした|あす|朝|あさ)(?:が|なんて)?(?:来|こ)な(?:ければ|きゃ|けりゃ|いで)",
     ),
     _p(
         SUICIDAL,
@@ -135,17 +181,28 @@ _PATTERNS: tuple[_Pattern, ...] = (
         r"(?:自分|じぶん|私|わたし|僕|ぼく|俺|おれ)(?:なんか|なんて|が|は)?(?:いない|居ない|消えた|きえた)(?:ほう|方)が",
     ),
     # --- self-harm ---------------------------------------------------------------------
-    _p(SELF_HARM, "リスカ", r"りすか|りすとかっと|あむか|れぐか|自傷|じしょう(?:行為|こうい)"),
+    _p(
+        SELF_HARM,
+        "リスカ",
+        r"りすか|りすとかっと|あむか|れぐか|自傷|じしょう(?:行為|こうい)|根性焼き"
+        r"|(?:カッター|かったー|剃刀|かみそり|カミソリ)で(?:腕|手首|自分|足|切)"
+        r"|(?:頭|あたま)を?(?:壁|かべ)に(?:打ち|ぶつけ)|血を見ると|傷つけたくな|切りたい衝動",
+    ),
     _p(
         SELF_HARM,
         "体を切る",
         _BODY + r"(?:を|に)?(?:切|きっ|きざ|刻|傷つけ|傷付け|きずつけ)"
         r"|(?:自分|じぶん)(?:を|の体を)?(?:傷つけ|傷付け|きずつけ|痛めつけ|いためつけ)",
     ),
-    _p(SELF_HARM, "切ってる", r"切っ(?:てる|ちゃ|てしま|た跡|たあと|てます)|切りたくな"),
+    _p(
+        SELF_HARM,
+        "切ってる",
+        r"(?:(?<=つい)|(?<![いきしちにひみりぎじびえけせてねへめれげでべ]))"
+        r"切っ(?:てる|ちゃ|てしま|た跡|たあと|てます)|切りたくな",
+    ),
     _p(SELF_HARM, "血が止まらない", r"血が?(?:止まらな|とまらな)"),
     # --- overdose ----------------------------------------------------------------------
-    _p(OVERDOSE, "OD", r"(?<![a-z])od(?![a-z])|おーばーどーず"),
+    _p(OVERDOSE, "OD", r"(?<![a-z])od(?![a-z])|おーばーどーず|過剰摂取|まとめ飲み|ぱきる|パキる"),
     _p(
         OVERDOSE,
         "薬をたくさん飲んだ",
@@ -158,27 +215,43 @@ _PATTERNS: tuple[_Pattern, ...] = (
         VIOLENCE_NOW,
         "殴られる",
         r"殴られ|なぐられ|殴って(?:く|き)|なぐって(?:く|き)|殴る蹴る|叩かれ|たたかれ|蹴られ"
-        r"|首を?(?:絞|締|しめ)(?:られ|め)|暴力を?(?:振る|ふる|受け|うけ|され)|(?<![a-z])dv(?![a-z])",
+        r"|暴力を?(?:振る|ふる|受け|うけ|され)|(?<![a-z])dv(?![a-z])",
+    ),
+    _p(VIOLENCE_NOW, "首を絞められる", r"首を?(?:絞|締|しめ)(?:られ|め)|くびを?しめられ"),
+    _p(
+        VIOLENCE_NOW,
+        "殴っている",
+        r"(?:殴|なぐ|叩|たた|蹴)(?:って|いて)(?:る|いる|た|ます)(?:音|声)?|(?:家|いえ|うち)の前(?:まで|に)(?:来|き)て"
+        r"|何か(?:して|しで)(?:しまい|かし)そう|手を(?:かけ|上げ|あげ)てしまいそう|出してもらえない"
+        r"|(?:[0-9]+日|何日も|みっか|３日)(?:間)?(?:何も|なにも)?(?:食べて|たべて)(?:ない|いない|ません)",
     ),
     _p(
         VIOLENCE_NOW,
         "殺される",
         r"殺される|ころされる|殺すぞ|ころすぞ|殺すって|ころすって|包丁を?(?:向け|突きつけ|持って)"
         r"|刃物を?(?:向け|持って)|監禁|閉じ込められ|とじこめられ|れいぷ|性的(?:な)?(?:暴力|被害|虐待)"
-        r"|無理やり|むりやり|襲われ|おそわれ",
+        r"|無理やり|むりやり|襲われ|おそわれ|待ち伏せ|まちぶせ|つけられて|追いかけられ|殺すと言われ|殺すって言われ"
+        r"|性的暴行|性暴力を受け|暴れて(?:る|いる|います)|あばれて(?:る|いる)|突き飛ばされ|つきとばされ|押し倒され"
+        r"|物を投げ(?:られ|て(?:く|き))|引きずられ|(?:けが|ケガ|怪我)を?させ",
     ),
     _p(VIOLENCE_NOW, "虐待されている", r"虐待(?:されて|され|を受け)|ぎゃくたい(?:され|を受け)"),
     _p(
         VIOLENCE_NOW,
         "家に帰れない",
         r"(?:家|いえ|うち)に(?:帰れ|かえれ)(?:ない|なく)|(?:家|いえ|うち)に(?:帰り|かえり)たくな"
-        r"|(?:家|いえ|うち)(?:に|へ)?(?:帰る|かえる)のが(?:怖|こわ)|逃げてきた|にげてきた",
+        r"|(?:家|いえ|うち)(?:に|へ)?(?:帰る|かえる)のが(?:怖|こわ)",
     ),
     # --- someone else in danger --------------------------------------------------------
     _p(
         OTHER_IN_DANGER,
         "死ぬって言ってる",
-        r"(?:死|し)ぬ" + _SAY + r"|(?:自殺|じさつ|飛び降り|とびおり)(?:する|しそう|しようと)",
+        r"(?:死|し)ぬ" + _SAY + r"|(?:自殺|じさつ|飛び降り|とびおり)(?:する|しそう|しようと)"
+        r"|もう(?:死|し)ぬ(?!ほど|かと|気|まで)|倒れて(?:て|る|いる|います)|(?:呼びかけ|声をかけ)ても(?:反応|返事)"
+        r"|反応がない|意識がない|息を?して(?:ない|いない)|物音がしない|お別れのメッセージ|今までありがとう"
+        r"|血だらけ|血まみれ|(?:行方不明|ゆくえふめい)|(?:夜|よる|夜中|朝)(?:に|から)?(?:出て行った|出ていった|出かけた)まま"
+        r"|(?:認知症|徘徊|はいかい|夜中|夜になっても|よるになっても|朝から|昨日から|きのうから)[^。]{0,20}?"
+        r"(?:帰ってこな|帰って来な|戻ってこな|戻って来な|見つからな|見つかりません|見つかってない|いなくな)"
+        r"|最後の(?:メッセージ|ライン|line|連絡)|さようなら(?:みんな|皆)|身辺整理",
     ),
 )
 
@@ -196,7 +269,9 @@ _DISTRESS = re.compile(
     r"|見てられない|みてられない|逃げたい|にげたい|限界"
 )
 # After a direct-ideation match: 死にたくはない, 死にたいとかじゃない, 消えたいとまでは思わない.
-_NEGATION_AFTER_TAKU = re.compile(r"(?:は|も|なんか|とか)?(?:ない|ねー|ねえ|無い|ありません|なかった)")
+_NEGATION_AFTER_TAKU = re.compile(
+    r"(?:は|も|なんか|とか)?(?:ない|ねー|ねえ|無い|ありません|なかった)"
+)
 _NEGATION_AFTER = re.compile(
     r"[^。!?]{0,6}?(?:思わ|おもわ|思って(?:い)?な|おもって(?:い)?な|言わ|いわな|考えて(?:い)?な|"
     r"じゃな|ではな|わけじゃ|わけでは|わけでもな|訳じゃ|訳では|つもりはな|気はな|きはな|ことはな|よりは)"
@@ -208,7 +283,7 @@ _AMBIGUOUS_CONTEXT = {
         r"支払い|返済|呼吸|少し|ちょっと|金銭|負担|手続き)"
     ),
     "終わりにしたい": re.compile(
-        r"(?:関係|付き合い|つきあい|話|仕事|契約|バイト|喧嘩|けんか|連絡|介護|借金|返済|生活保護|同居)"
+        r"(?:関係|付き合い|つきあい|話|契約|喧嘩|けんか|連絡|同居|片付け|作業)"
     ),
     "もう限界": re.compile(
         r"(?:介護|仕事|育児|子育て|体力|腰|家計|お金|支払い|バイト|勉強|我慢|ガマン|がまん|部屋|家事|看病|同居|"
@@ -219,9 +294,32 @@ _AMBIGUOUS_CONTEXT = {
         r"カード|スイッチ|電源|息|いき|ネット|回線|連絡|ケーブル|ガス|電気|水道|十字|身銭|張り|ばっさり)"
     ),
     "家に帰れない": re.compile(r"(?:終電|電車|残業|仕事|雪|台風|出張|遠い|鍵|かぎ|忙し)"),
+    "死ぬって言ってる": re.compile(
+        r"(?:テスト|てすと|勉強|宿題|試験|仕事|バイト|部活|暑|寒|忙し|眠|疲れ|筋肉痛|課題|練習|ダイエット)"
+    ),
     "殴られる": re.compile(r"(?:昔|むかし|子供の頃|子どもの頃|小さい頃|小学生|中学|高校|前の|元)"),
 }
 _CONTEXT_SPAN = 12
+# Words after the match that make it about something else (自殺予防のポスター).
+_AMBIGUOUS_AFTER = {
+    "自殺": re.compile(r"(?:防止|予防|対策|総合対策|のニュース|の報道|統計|について学|者数|率)"),
+    "家に帰れない": re.compile(r"(?:事情|理由|わけ)"),
+}
+# Being hit counts as happening now only with a sign of now (殴られてる, 今, 毎日, 助けて).
+_NEEDS_NOW = frozenset({"殴られる"})
+_NOW_AFTER = re.compile(r"(?:てる|ている|ています|てます|続け|そう|てて)")
+_NOW_BEFORE = re.compile(r"(?:今|いま|毎日|まいにち|毎晩|いつも|また|今日も|きょうも|さっき)")
+_URGENT = re.compile(
+    r"助けて|たすけて|怖い|こわい|逃げ|にげ|隠れ|かくれ|帰りたくな|かえりたくな|殺され|けが|怪我|血が|警察"
+)
+_PAST_BEFORE = re.compile(
+    r"(?:前は|まえは|昔は|昔|むかし|以前|学生の頃|学生時代|若い頃|一時期|当時)"
+)
+_PAST_AFTER = re.compile(
+    r"(?:って|と|とか)?(?:思って|おもって|考えて|かんがえて)(?:た|いた|ました)"
+)
+# Indirect phrases that a denial elsewhere in the message (死にたくはない。でも…) lowers.
+_SOFT_INDIRECT = frozenset({"生きるのがつらい", "楽になりたい", "もう限界", "生きてる意味ない"})
 #: In these contexts the phrase is plainly about something else (髪を切ってる, 終電で家に帰れない).
 _UNRELATED_IN_CONTEXT = frozenset({"切ってる", "家に帰れない"})
 
@@ -242,11 +340,31 @@ def _negated(text: str, end: int) -> bool:
 
 
 def _ambiguous(label: str, text: str, start: int, end: int) -> bool:
-    context = _AMBIGUOUS_CONTEXT.get(label)
-    if context is None:
-        return False
     before = text[max(0, start - _CONTEXT_SPAN) : start]
-    return context.search(before) is not None
+    context = _AMBIGUOUS_CONTEXT.get(label)
+    if context is not None and context.search(before):
+        return True
+    after = _AMBIGUOUS_AFTER.get(label)
+    return after is not None and after.match(text, end) is not None
+
+
+def _past(label: str, text: str, start: int, end: int) -> bool:
+    """死にたいって思ってた (前は) / 叩かれて育った: a past event, not risk now."""
+    before = text[max(0, start - _CONTEXT_SPAN) : start]
+    if label in _NEEDS_NOW:
+        now = _NOW_AFTER.match(text, end) or _NOW_BEFORE.search(before) or _URGENT.search(text)
+        return now is None
+    return bool(_PAST_BEFORE.search(before) and _PAST_AFTER.match(text, end))
+
+
+def _status(pattern: _Pattern, text: str, start: int, end: int) -> str:
+    if _negated(text, end):
+        return "negated"
+    if _past(pattern.label, text, start, end):
+        return "past"
+    if _ambiguous(pattern.label, text, start, end):
+        return "unrelated" if pattern.label in _UNRELATED_IN_CONTEXT else "ambiguous"
+    return "active"
 
 
 def check(norm: Normalised) -> CrisisResult:
@@ -255,30 +373,31 @@ def check(norm: Normalised) -> CrisisResult:
     lowered: list[str] = []
     cleared: list[str] = []
     evidence: list[Evidence] = []
+    found: list[tuple[_Pattern, re.Match[str], str]] = []
     for pattern in _PATTERNS:
         text = norm.compact_script if pattern.script else norm.compact
         for m in pattern.regex.finditer(text):
-            if _negated(text, m.end()):
-                status = "negated"
-            elif _ambiguous(pattern.label, text, m.start(), m.end()):
-                status = "unrelated" if pattern.label in _UNRELATED_IN_CONTEXT else "ambiguous"
-            else:
-                status = "active"
-            if status == "active":
-                active.append(pattern.signal)
-            elif status == "negated" or status == "ambiguous":
-                lowered.append(f"{pattern.signal}:{status}")
-            else:
-                cleared.append(f"{pattern.signal}:{status}")
-            evidence.append(
-                Evidence(
-                    window="crisis",
-                    term=pattern.label if status == "active" else f"{pattern.label}({status})",
-                    matched=m.group(0),
-                    weight=1.0 if status == "active" else 0.5,
-                    via="pattern",
-                )
+            found.append((pattern, m, _status(pattern, text, m.start(), m.end())))
+    # 死にたくはない。でも生きてるのがしんどい: the writer has told us where they stand.
+    denied = any(status == "negated" for _, _, status in found)
+    for pattern, m, status in found:
+        if denied and status == "active" and pattern.label in _SOFT_INDIRECT:
+            status = "negated"
+        if status == "active":
+            active.append(pattern.signal)
+        elif status in ("negated", "ambiguous", "past"):
+            lowered.append(f"{pattern.signal}:{status}")
+        else:
+            cleared.append(f"{pattern.signal}:{status}")
+        evidence.append(
+            Evidence(
+                window="crisis",
+                term=pattern.label if status == "active" else f"{pattern.label}({status})",
+                matched=m.group(0),
+                weight=1.0 if status == "active" else 0.5,
+                via="pattern",
             )
+        )
     idiom = _IDIOMS.search(norm.compact)
     distress = _DISTRESS.search(norm.compact)
     signals = list(dict.fromkeys(active + lowered + cleared))

@@ -28,25 +28,41 @@ from typing import Any
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon
 from triage import crisis, reporter
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
-from triage.normalise import Normalised, clean, fold, normalise
+from triage.normalise import clean, fold, normalise
 
 #: A window is returned when its score reaches this…
 MIN_SCORE = 0.3
 #: …and is at least this fraction of the best score.
 MIN_RELATIVE = 0.3
 MAX_WINDOWS = 4
+#: A matched word this short (characters) can be part of a longer phrase of another meaning.
+SHORT_WORD = 4
+#: Scores closer than this count as a tie, broken by which worry the message names first.
+TIE = 0.015
 #: Non-vague evidence at least this strong means we understood the worry (no question back).
 CONFIDENT = 0.45
 #: Out-of-scope questions step behind a real worry: their score is scaled by this.
 OUT_OF_SCOPE_BEHIND_WORRY = 0.5
-FUZZY_MIN_LEN = 5
-FUZZY_CUTOFF = 84.0
+#: All-kana terms shorter than this match only on token boundaries (reading), never inside
+#: a word (りこん is inside ふりこんだ).
+SURFACE_MIN_KANA = 4
+#: Out-of-scope questions step behind a worry at least this strong.
+WORRY_BEFORE_OUT_OF_SCOPE = 0.6
+FUZZY_MIN_LEN = 6
+FUZZY_CUTOFF = 80.0
 FUZZY_FACTOR = 0.8
+_GENERAL = frozenset({GENERAL_DESK, "self_reliance"})
+_GENERAL_PENALTY = 0.01
 #: Sudachi reads at most this many characters of one message (LINE caps a text at 5,000).
 MAX_TOKENISED = 5000
 
-# Parts of speech that carry no topic: dropped from lemma sequences on both sides.
-_FUNCTION_POS = frozenset({"助詞", "補助記号", "空白"})
+# Symbols carry no topic; of the particles only those that mark case or topic are dropped
+# (家賃が払えない = 家賃払えない), while から/まで/で/と/の keep their meaning
+# (どこから相談 is not どこに相談).
+_FUNCTION_POS = frozenset({"補助記号", "空白"})
+_DROPPABLE_PARTICLES = frozenset(
+    {"が", "を", "は", "も", "って", "とか", "なんか", "ね", "よ", "さ", "わ"}
+)
 _CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "連体詞", "接頭辞"})
 
 
@@ -72,6 +88,8 @@ class _Token:
     reading: str
     content: bool
     function: bool
+    start: int
+    end: int
 
 
 class _Tokenizer:
@@ -82,7 +100,9 @@ class _Tokenizer:
         from sudachipy import Dictionary, SplitMode
 
         self._dictionary = Dictionary(dict="core")
-        self._tokenizer = self._dictionary.create(mode=SplitMode.A)
+        self._tokenizer = self._dictionary.tokenizer(
+            mode=SplitMode.A, fields={"pos", "normalized_form", "reading_form"}
+        )
         self._lock = threading.Lock()
 
     def tokens(self, text: str) -> list[_Token]:
@@ -97,7 +117,13 @@ class _Tokenizer:
                     lemma=m.normalized_form(),
                     reading=m.reading_form(),
                     content=m.part_of_speech()[0] in _CONTENT_POS,
-                    function=m.part_of_speech()[0] in _FUNCTION_POS,
+                    function=m.part_of_speech()[0] in _FUNCTION_POS
+                    or (
+                        m.part_of_speech()[0] == "助詞"
+                        and m.normalized_form() in _DROPPABLE_PARTICLES
+                    ),
+                    start=m.begin(),
+                    end=m.end(),
                 )
                 for m in morphemes
                 if m.part_of_speech()[0] != "空白"
@@ -110,6 +136,10 @@ class _Hit:
     matched: str
     weight: float
     via: str
+    #: Where in the message the words start and end (earlier mention wins a tie; a longer
+    #: match for one window hides a shorter one inside it for another: 家賃滞納 is rent).
+    start: int
+    end: int
 
 
 class Engine:
@@ -130,18 +160,19 @@ class Engine:
     # --- building ------------------------------------------------------------------------
     def _compile(self, term: _Term) -> None:
         key = fold(clean(term.term))
-        if len(key) >= 2 and (not _is_kana_only(key) or len(key) >= 3):
+        if len(key) >= 2 and (not _is_kana_only(key) or len(key) >= SURFACE_MIN_KANA):
             self._surface.setdefault(key[:2], []).append((key, term))
         if len(key) >= FUZZY_MIN_LEN:
             self._fuzzy.append((key, term))
         tokens = self.tokenizer.tokens(clean(term.term))
         lemmas = tuple(t.lemma for t in tokens if not t.function)
-        if lemmas:
+        # クビに → (首,) would match every 首: a term that needs its particle is surface-only.
+        if lemmas and (len(lemmas) > 1 or len(lemmas) == len(tokens)):
             self._lemma.setdefault(lemmas, []).append(term)
             self._lemma_first.add(lemmas[0])
             self._lemma_max = max(self._lemma_max, len(lemmas))
         reading = "".join(t.reading for t in tokens)
-        if len(reading) >= 3 and "*" not in reading:
+        if len(reading) >= 2 and "*" not in reading:
             self._reading.setdefault(reading, []).append(term)
             self._reading_max = max(self._reading_max, len(reading))
 
@@ -155,7 +186,7 @@ class Engine:
             for k in range(1, min(self._lemma_max, len(lemmas) - i) + 1):
                 for term in self._lemma.get(tuple(lemmas[i : i + k]), ()):
                     matched = "".join(t.surface for t in seq[i : i + k])
-                    _record(hits, term, matched, "lemma")
+                    _record(hits, term, matched, "lemma", seq[i].start, seq[i + k - 1].end)
 
     def _match_readings(self, tokens: Sequence[_Token], hits: dict[int, _Hit]) -> None:
         for i in range(len(tokens)):
@@ -170,23 +201,35 @@ class Engine:
                     break
                 if content:
                     for term in self._reading.get(reading, ()):
-                        _record(hits, term, surface, "reading")
+                        _record(hits, term, surface, "reading", tokens[i].start, tokens[j].end)
 
     def _match_surface(self, folded: str, hits: dict[int, _Hit]) -> None:
         for i in range(len(folded) - 1):
             for key, term in self._surface.get(folded[i : i + 2], ()):
-                if folded.startswith(key, i):
-                    _record(hits, term, key, "surface")
+                # 5歳 is not inside 25歳: a term that starts with a digit starts a number.
+                if folded.startswith(key, i) and not (
+                    key[0].isdigit() and folded[i - 1 : i].isdigit()
+                ):
+                    _record(hits, term, key, "surface", i, i + len(key))
 
     def _match_fuzzy(self, folded: str, hits: dict[int, _Hit]) -> None:
         from rapidfuzz import fuzz
 
         for key, term in self._fuzzy:
-            if term.group in hits:
+            if term.group in hits or len(folded) < len(key):
                 continue
-            score = fuzz.partial_ratio(key, folded, score_cutoff=FUZZY_CUTOFF)
-            if score:
-                _record(hits, _Term(term.group, term.term, term.weight * FUZZY_FACTOR), key, "fuzzy")
+            found = fuzz.partial_ratio_alignment(key, folded, score_cutoff=FUZZY_CUTOFF)
+            if found is None:
+                continue
+            aligned = folded[found.dest_start : found.dest_end]
+            # A typo keeps most of a word's kanji: 返金してくれない is not 何もしてくれない.
+            kanji = [ch for ch in key if _has_kanji(ch)]
+            if kanji and sum(ch in aligned for ch in kanji) * 2 < len(kanji) + 1:
+                continue
+            if aligned[:1] != key[:1] or abs(len(aligned) - len(key)) > 1:
+                continue
+            weighted = _Term(term.group, term.term, term.weight * FUZZY_FACTOR)
+            _record(hits, weighted, aligned, "fuzzy", found.dest_start, found.dest_end)
 
     # --- the public entry ----------------------------------------------------------------
     def analyse(self, text: str) -> Analysis:
@@ -198,11 +241,13 @@ class Engine:
         self._match_lemmas(tokens, hits)
         self._match_readings(tokens, hits)
         self._match_surface(norm.fold, hits)
-        scores, evidence, confident = self._score(hits, writer)
+        scores, first, evidence, confident = self._score(hits, writer)
         if not confident and norm.fold.strip():
             self._match_fuzzy(norm.fold, hits)
-            scores, evidence, confident = self._score(hits, writer)
-        windows = _rank(scores)
+            scores, first, evidence, confident = self._score(hits, writer)
+        if danger.urgency == "crisis" and OUT_OF_SCOPE in scores:
+            del scores[OUT_OF_SCOPE]  # a message about a life in danger is never "not ours"
+        windows = _rank(scores, first)
         clarify = not confident
         if not windows or (windows[0].id == OUT_OF_SCOPE and len(windows) == 1):
             if not windows:
@@ -223,41 +268,103 @@ class Engine:
 
     def _score(
         self, hits: dict[int, _Hit], writer: Reporter
-    ) -> tuple[dict[str, float], list[Evidence], bool]:
+    ) -> tuple[dict[str, float], dict[str, int], list[Evidence], bool]:
         miss: dict[str, float] = {}
+        first: dict[str, int] = {}
         evidence: list[Evidence] = []
         confident = False
-        for index, hit in sorted(hits.items(), key=lambda kv: -kv[1].weight):
+        live = [
+            (i, h)
+            for i, h in hits.items()
+            if _counts(self.groups[i], writer, hits, self.groups)
+            and not _inside_longer(i, h, hits, self.groups)
+        ]
+        specific = any(not self.groups[i].vague for i, _ in live)
+        for index, hit in sorted(live, key=lambda kv: -kv[1].weight):
             group = self.groups[index]
-            if group.reporter is not None and writer not in group.reporter:
-                continue
+            if group.vague and specific:
+                continue  # しんどい next to 家賃 is colour, not a second topic
             miss[group.window] = miss.get(group.window, 1.0) * (1.0 - hit.weight)
+            first[group.window] = min(first.get(group.window, hit.start), hit.start)
             evidence.append(Evidence(group.window, hit.term, hit.matched, hit.weight, hit.via))
             if not group.vague and hit.weight >= CONFIDENT and group.window != OUT_OF_SCOPE:
                 confident = True
-        scores = {window: 1.0 - m for window, m in miss.items()}
+        # On a tie the specific window goes first; the general ones are the fallback.
+        scores = {
+            w: 1.0 - m - (_GENERAL_PENALTY if w in _GENERAL else 0.0) for w, m in miss.items()
+        }
         worry = max((s for w, s in scores.items() if w != OUT_OF_SCOPE), default=0.0)
-        if OUT_OF_SCOPE in scores and worry >= CONFIDENT:
+        if OUT_OF_SCOPE in scores and worry >= WORRY_BEFORE_OUT_OF_SCOPE:
             scores[OUT_OF_SCOPE] *= OUT_OF_SCOPE_BEHIND_WORRY
         if OUT_OF_SCOPE in scores and scores[OUT_OF_SCOPE] >= CONFIDENT:
             confident = True
         evidence.sort(key=lambda e: (-scores.get(e.window, 0.0), -e.weight))
-        return scores, evidence, confident
+        return scores, first, evidence, confident
 
 
-def _record(hits: dict[int, _Hit], term: _Term, matched: str, via: str) -> None:
+def _record(
+    hits: dict[int, _Hit], term: _Term, matched: str, via: str, start: int, end: int
+) -> None:
     best = hits.get(term.group)
-    if best is None or term.weight > best.weight:
-        hits[term.group] = _Hit(term.term, matched, term.weight, via)
+    if (
+        best is None
+        or term.weight > best.weight
+        or (term.weight == best.weight and end - start > best.end - best.start)
+    ):
+        hits[term.group] = _Hit(term.term, matched, term.weight, via, start, end)
 
 
-def _rank(scores: dict[str, float]) -> tuple[WindowScore, ...]:
-    ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+def _inside_longer(
+    index: int, hit: _Hit, hits: dict[int, _Hit], groups: Sequence[MeaningGroup]
+) -> bool:
+    """A short word inside a longer phrase matched for another meaning (滞納 in 家賃滞納,
+    離婚 in 離婚したい) is part of that phrase, not a topic of its own."""
+    if hit.end - hit.start > SHORT_WORD:
+        return False
+    return any(
+        j != index
+        and other.start <= hit.start
+        and hit.end <= other.end
+        and other.end - other.start >= hit.end - hit.start + 2
+        for j, other in hits.items()
+    )
+
+
+def _writer_fits(group: MeaningGroup, writer: Reporter) -> bool:
+    return group.reporter is None or writer in group.reporter
+
+
+def _counts(
+    group: MeaningGroup, writer: Reporter, hits: dict[int, _Hit], groups: Sequence[MeaningGroup]
+) -> bool:
+    if group.reporter is not None and writer not in group.reporter:
+        return False
+    if group.requires:
+        matched = {
+            groups[i].name
+            for i in hits
+            if groups[i].window == group.window and _writer_fits(groups[i], writer)
+        }
+        return all(need in matched for need in group.requires)
+    return True
+
+
+def _rank(scores: dict[str, float], first: dict[str, int]) -> tuple[WindowScore, ...]:
+    ordered = sorted(scores.items(), key=lambda kv: (-kv[1], first.get(kv[0], 0), kv[0]))
+    # Nearly equal scores: the worry mentioned first is usually the one to open first.
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(ordered) - 1):
+            (wa, sa), (wb, sb) = ordered[i], ordered[i + 1]
+            if sa - sb < TIE and first.get(wb, 0) < first.get(wa, 0):
+                ordered[i], ordered[i + 1] = ordered[i + 1], ordered[i]
+                changed = True
     if not ordered:
         return ()
-    top = ordered[0][1]
+    top = max(s for _, s in ordered)
     kept = [
-        WindowScore(w, round(min(1.0, s), 4))
+        WindowScore(w, round(min(1.0, max(0.0, s)), 4))
         for w, s in ordered
         if s >= MIN_SCORE and s >= top * MIN_RELATIVE
     ]

@@ -18,31 +18,53 @@ _KIN = (
     r"息子|娘|むすこ|むすめ|長男|次男|三男|長女|次女|三女|うちの子|うちの娘|うちの息子|子ども|子供|こども|"
     r"赤ちゃん|あかちゃん|孫|まご|夫|妻|旦那|だんな|嫁|主人|家内|配偶者|主人|義母|義父|義理の|姑|舅|"
     r"祖母|祖父|ばあちゃん|じいちゃん|おばあちゃん|おじいちゃん|ばーちゃん|じーちゃん|ばあば|じいじ|"
-    r"叔父|叔母|伯父|伯母|おじ|おば|甥|姪|いとこ|家族|おかん|おとん|お袋|おふくろ|親父|おやじ|ママ|パパ|"
+    r"叔父|叔母|伯父|伯母|甥|姪|いとこ|家族|おかん|おとん|お袋|おふくろ|親父|おやじ|ママ|パパ|"
     r"まま|ぱぱ|おっと|つま|彼氏|彼女|パートナー|ぱーとなー)"
 )
 _HONORIFIC = r"(?:さん|ちゃん|くん|君)?"
 # Kin word as subject/topic/possessor of the worry. 親と話さない (object) does not count.
 _FAMILY = re.compile(
-    _KIN + _HONORIFIC + r"(?:が|は|も|の|って|、|,|。|を|に|[0-9]+歳|[0-9]+代|です|だけど|と二人|と2人)"
+    r"(?<!元)"
+    + _KIN
+    + _HONORIFIC
+    + r"(?:が|は|も|の|って|、|,|。|を|[0-9]+歳|[0-9]+代|\([0-9]+\)|です|だけど|と二人|と2人)"
 )
 _THIRD = re.compile(
     r"(?:近所|きんじょ|ご近所|隣|となり|お隣|向かい|友達|友人|ともだち|知人|知り合い|しりあい|同僚|先輩|後輩|"
     r"民生委員|上の階|下の階|上の部屋|下の部屋|住人|利用者|クラスメイト|くらすめいと|同級生|近くに住む|町内|"
-    r"マンションの|アパートの|団地の|大家として|担任|職場の人|バイト先の人|同じ(?:アパート|マンション)|地域の)"
+    r"マンションの|アパートの|団地の|大家として|担任|職場の人|バイト先の人|同じ(?:アパート|マンション)|地域の|"
+    r"ケアマネ|教員|教師|保育士|ヘルパー|匿名|おじさん|おばさん|おじいさん|おばあさん|若い人|男の人|女の人|"
+    r"若い女性|若い男性|町内会|自治会|役員|大家|職場|パートさん|バイトの子|生徒|学生さん)"
+    r"(?:の|が|は|も|って|さん|ちゃん|くん|です|、|,|として|がいて|がいる|をよく|で|をして)"
+    r"|(?:人|方|子|男性|女性)が(?:いて|いる|います|いるん)"
+    r"|(?:近所|きんじょ|ご近所|隣|となり|お隣|地域|町内|向かい|近く|団地|マンション|アパート)に"
+)
+_NOT_THIRD = re.compile(
+    r"(?:友達|友人|ともだち|知り合い)(?:が|は|も)?(?:いない|ゼロ|0人|居ない|できない)"
 )
 _SELF = re.compile(
     r"(?:私|わたし|あたし|僕|ぼく|俺|おれ|自分|じぶん|わし|うち(?!の子|の娘|の息子|の親|の母|の父|の家))"
     r"(?:が|は|も|の|って|、|です|だけ)"
 )
+# A child writing about themselves: 中2です, 高校生だけど, 親に言えない.
+_CHILD_WRITER = re.compile(
+    r"(?:小学生|中学生|高校生|中[1-3123]|高[1-3123]|小[4-6456])(?:です|だけど|だけど|。|、|$|で|の私)"
+    r"|親に(?:は)?(?:言えない|いえない|ばれたくない|内緒)"
+)
 # A kin word followed by a loss (夫が亡くなって) describes the writer's situation, not a
 # family member's worry.
-_KIN_LOSS = re.compile(_KIN + _HONORIFIC + r"(?:が|を)?(?:亡くな|なくな|他界|死んで|死別|と離婚|と別れ)")
+_KIN_LOSS = re.compile(
+    _KIN + _HONORIFIC + r"(?:が|を)?(?:亡くな|亡くし|なくな|なくし|他界|死んで|死別|と離婚|と別れ)"
+)
 
 
 def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:
     """Guess the writer from the folded text (see triage.normalise.fold)."""
     third = _THIRD.search(folded)
+    if third and _NOT_THIRD.match(folded, third.start()):
+        third = None
+    if _CHILD_WRITER.search(folded):
+        return "self", (Evidence("reporter", "self", "child", 1.0, "pattern"),)
     family = [m for m in _FAMILY.finditer(folded) if not _KIN_LOSS.match(folded, m.start())]
     first_person = _SELF.search(folded)
     if third and (not family or third.start() < family[0].start()):

@@ -22,6 +22,7 @@ from bot.models.core import Handoff, Message, Outbox, Resident
 
 #: Reply tokens live about a minute; the sender pushes after this margin instead.
 REPLY_TOKEN_SECONDS = 50
+MAX_MESSAGES = 5
 CRISIS_PRIORITY = 0
 NORMAL_PRIORITY = 5
 OPEN_HANDOFF = ("new", "in_progress", "waiting_resident")
@@ -48,7 +49,9 @@ class Outcome:
     unhandled: list[str] = field(default_factory=list)
 
 
-EffectHandler = Callable[[Session, Resident, Any, "Applied"], None]
+#: A handler applies one effect in the caller's transaction; it may return more replies
+#: (booking: the confirmation or 「埋まってしまいました」 with alternatives).
+EffectHandler = Callable[[Session, Resident, Any, "Applied"], "list[dict[str, Any]] | None"]
 
 
 @dataclass(slots=True)
@@ -98,13 +101,14 @@ def apply_step(
         session.flush()
     applied = Applied(event=event, now=now, outcome=outcome)
     unhandled: list[str] = []
+    replies = list(outcome.replies)
     for effect in outcome.effects:
         handler = EFFECT_HANDLERS.get(type(effect).__name__)
         if handler is None:
             unhandled.append(type(effect).__name__)
             continue
-        handler(session, resident, effect, applied)
-    for reply in outcome.replies:
+        replies.extend(handler(session, resident, effect, applied) or [])
+    for reply in replies:
         session.add(
             Message(
                 resident_id=resident.id,
@@ -114,8 +118,8 @@ def apply_step(
                 created_at=now,
             )
         )
-    if outcome.replies and resident.following and event.event_type != "unfollow":
-        add_answer(session, event, resident, outcome.replies, urgent=outcome.urgent)
+    if replies and resident.following and event.event_type != "unfollow":
+        add_answer(session, event, resident, replies, urgent=outcome.urgent)
     return unhandled
 
 
@@ -127,21 +131,45 @@ def add_answer(
     *,
     urgent: bool,
 ) -> None:
-    """The outbox row answering `event`; its dedupe key makes a second one impossible."""
+    """The outbox row(s) answering `event`; their dedupe keys make a second answer impossible.
+    LINE takes 5 messages per request: more become further rows (pushed, after the first)."""
+    for index in range(0, len(replies), MAX_MESSAGES):
+        _add_outbox_row(
+            session,
+            event,
+            resident,
+            replies[index : index + MAX_MESSAGES],
+            index // MAX_MESSAGES,
+            urgent=urgent,
+        )
+
+
+def _add_outbox_row(
+    session: Session,
+    event: ClaimedEvent,
+    resident: Resident,
+    messages: list[dict[str, Any]],
+    part: int,
+    *,
+    urgent: bool,
+) -> None:
     expires = event.event_timestamp + timedelta(seconds=REPLY_TOKEN_SECONDS)
+    reply_token = event.reply_token if part == 0 else None
+    suffix = f":{part + 1}" if part else ""
     values = {
-        "dedupe_key": f"answer:{event.webhook_event_id}",
+        "dedupe_key": f"answer:{event.webhook_event_id}{suffix}",
         "resident_id": resident.id,
         "line_user_id": resident.line_user_id,
-        "messages": replies[:5],
-        "reply_token": event.reply_token,
-        "reply_token_expires_at": expires if event.reply_token else None,
+        "messages": messages,
+        "reply_token": reply_token,
+        "reply_token_expires_at": expires if reply_token else None,
         "retry_key": str(uuid.uuid4()),
         "origin": "bot",
         "status": "pending",
         "priority": CRISIS_PRIORITY if urgent else NORMAL_PRIORITY,
         "attempts": 0,
-        "next_attempt_at": event.event_timestamp,
+        # A later part must not overtake the first (same priority, later time).
+        "next_attempt_at": event.event_timestamp + timedelta(milliseconds=part),
         "created_at": event.event_timestamp,
     }
     dialect = session.get_bind().dialect.name
@@ -298,6 +326,15 @@ def _erase(session: Session, resident: Resident, effect: Any, applied: Applied) 
 
 def _cancel_pending(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
     residents.cancel_pending(session, resident)
+    residents.cancel_reminders(session, resident)
+
+
+def _booking(
+    session: Session, resident: Resident, effect: Any, applied: Applied
+) -> list[dict[str, Any]]:
+    from bot.actions.booking import apply_booking_effect
+
+    return apply_booking_effect(session, resident, effect, applied.now)
 
 
 register_effect("CreateHandoff", _create_handoff)
@@ -306,3 +343,5 @@ register_effect("GiveConsent", _give_consent)
 register_effect("WithdrawConsent", _withdraw_consent)
 register_effect("EraseResidentData", _erase)
 register_effect("CancelPending", _cancel_pending)
+for _name in ("BookSlot", "RescheduleBooking", "CancelBooking"):
+    register_effect(_name, _booking)

@@ -49,6 +49,7 @@ def unfollow(session: Session, resident: Resident, *, now: datetime) -> int:
     resident.following = False
     resident.unfollowed_at = now
     cancelled = cancel_pending(session, resident)
+    cancel_reminders(session, resident)
     audit.record(
         session,
         actor_type="resident",
@@ -70,6 +71,13 @@ def cancel_pending(session: Session, resident: Resident) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def cancel_reminders(session: Session, resident: Resident) -> int:
+    """Cancel the reminders of the resident's bookings (bookings themselves stay)."""
+    from bot.actions.booking import on_unfollow
+
+    return on_unfollow(session, resident.id)
 
 
 def withdraw_consent(resident: Resident) -> None:
@@ -117,6 +125,9 @@ def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id:
     )
     _clear_consent(resident)
     cancelled = cancel_pending(session, resident)
+    from bot.actions.booking import on_erase
+
+    bookings_cancelled = on_erase(session, resident.id, now=now)
     resident.erased_at = now
     audit.record(
         session,
@@ -130,6 +141,7 @@ def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id:
             "inbox_blanked": blanked,
             "handoffs_cleared": int(getattr(handoffs, "rowcount", 0) or 0),
             "outbox_cancelled": cancelled,
+            "bookings_cancelled": bookings_cancelled,
         },
     )
 

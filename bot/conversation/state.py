@@ -50,6 +50,9 @@ class State:
     phone_attempts: int = 0
     #: "A person is reading" was said during the current staff session.
     staff_notice_shown: bool = False
+    #: The booking dialogue's own small state (bot.conversation.booking), e.g. waiting for
+    #: a typed phone number.
+    booking: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class State:
             "contact_phone": self.contact_phone,
             "phone_attempts": self.phone_attempts,
             "staff_notice_shown": self.staff_notice_shown,
+            "booking": dict(self.booking),
         }
 
     @classmethod
@@ -84,7 +88,7 @@ class State:
             if f.name == "windows":
                 if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
                     values[f.name] = tuple(value)
-            elif f.name == "summary":
+            elif f.name in ("summary", "booking"):
                 if isinstance(value, dict):
                     values[f.name] = value
             elif f.name == "phase":
@@ -96,10 +100,8 @@ class State:
             elif isinstance(default, int):
                 if isinstance(value, int) and not isinstance(value, bool):
                     values[f.name] = max(0, min(value, 100))
-            elif default is None or isinstance(default, str):
-                if value is None or isinstance(value, str):
-                    if value is not None or default is None:
-                        values[f.name] = value
+            elif isinstance(value, str) or (value is None and default is None):
+                values[f.name] = value
         return cls(**values)
 
     def evolve(self, **changes: Any) -> State:

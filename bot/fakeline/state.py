@@ -116,9 +116,10 @@ class FakeLineState:
         return token
 
     def register_reply_token(self, token: str, user_id: str) -> None:
-        """Tell the fake which user a token made up by a test belongs to."""
+        """Tell the fake which user a token made up by a test belongs to. Registering a
+        token again (a redelivered event) changes nothing: a used token stays used."""
         with self._lock:
-            self._reply_tokens[token] = _ReplyToken(user_id=user_id, expires_at=None)
+            self._reply_tokens.setdefault(token, _ReplyToken(user_id=user_id, expires_at=None))
 
     def reject_reply_tokens(self, reject: bool = True) -> None:
         """Answer every reply with 400 "Invalid reply token" (expired/used, as LINE does)."""

@@ -178,6 +178,9 @@ class InboxWorker:
         }
         if self._analyse is not None:
             context_args["analyse"] = self._analyse
+        booking_port = self._booking_port(now, event.line_user_id)
+        if booking_port is not None:
+            context_args["booking"] = booking_port
         context = conversation.Context(**context_args)
         conversation_event, inbound_text = to_conversation_event(conversation.events, event)
         result = conversation.step(state, conversation_event, context)
@@ -191,6 +194,14 @@ class InboxWorker:
             urgency=getattr(analysis, "urgency", None),
             inbound_text=inbound_text,
         )
+
+    def _booking_port(self, now: datetime, line_user_id: str) -> Any:
+        """The booking dialogue's read access (only for the real conversation)."""
+        if self._conversation is not None and not hasattr(self._conversation, "BookingPort"):
+            return None
+        from bot.actions.booking import DbBookingPort
+
+        return DbBookingPort(self.database, now, line_user_id)
 
     # --- the loop ------------------------------------------------------------------------------
 

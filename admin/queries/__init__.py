@@ -1,0 +1,1 @@
+"""Read-only queries of the staff UI (writes go through bot.actions)."""

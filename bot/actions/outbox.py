@@ -1,0 +1,300 @@
+"""Outbox writes: enqueue, claim with a lease, and the end states (sent, retry, dead, cancelled).
+
+Exactly-once out rests on three rules kept here:
+- a row is created once (`dedupe_key` is unique; enqueueing the same key again returns the
+  existing row);
+- a reply token is handed out at most once: the claim that sees it also clears it, in the
+  same transaction, so after a crash the row can only be pushed (a reply has no retry key);
+- every push of a row carries the row's `retry_key`, so LINE answers a repeat with 409.
+
+Claiming is safe with several senders: PostgreSQL locks the chosen rows with
+FOR UPDATE SKIP LOCKED; SQLite serialises writers (BEGIN IMMEDIATE) and the conditional
+UPDATE … RETURNING only takes rows that are still due.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.actions import audit
+from bot.models.base import utcnow
+from bot.models.core import Outbox, Resident
+
+#: Outbox priorities: crisis answers are claimed and sent before anything else.
+PRIORITY_CRISIS = 0
+PRIORITY_NORMAL = 5
+PRIORITY_BULK = 9
+
+#: How long we trust a reply token after the webhook event. LINE documents no hard limit
+#: but asks for a prompt reply; past this we push instead (push works at any time).
+REPLY_TOKEN_TTL = timedelta(seconds=50)
+#: A token that expires within this margin is not worth a reply attempt.
+REPLY_TOKEN_MARGIN = timedelta(seconds=2)
+#: LINE takes at most 5 message objects per request.
+MAX_MESSAGES = 5
+ORIGINS = frozenset({"bot", "staff", "reminder", "system"})
+
+
+@dataclass(frozen=True)
+class ClaimedOutbox:
+    """A row this sender now owns until `lease_until`. Plain data: no session needed."""
+
+    id: int
+    resident_id: int | None
+    line_user_id: str
+    messages: list[dict[str, Any]]
+    #: Set only on the first claim while the token is fresh: reply with it, once.
+    reply_token: str | None
+    retry_key: str
+    #: Claims so far, this one included.
+    attempts: int
+    priority: int
+
+
+def reply_token_expiry(event_time: datetime) -> datetime:
+    """When to stop trying a reply token received with an event at `event_time`."""
+    return event_time + REPLY_TOKEN_TTL
+
+
+def enqueue(
+    session: Session,
+    *,
+    line_user_id: str,
+    messages: list[dict[str, Any]],
+    dedupe_key: str,
+    resident_id: int | None = None,
+    origin: str = "bot",
+    priority: int = PRIORITY_NORMAL,
+    reply_token: str | None = None,
+    reply_token_expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Outbox:
+    """Add a message batch to send (in the caller's transaction). Idempotent on dedupe_key:
+    a second call with the same key returns the first row and changes nothing."""
+    if not 1 <= len(messages) <= MAX_MESSAGES:
+        raise ValueError(f"an outbox row holds 1 to {MAX_MESSAGES} messages, not {len(messages)}")
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown origin {origin!r}")
+    now = now or utcnow()
+    if reply_token is not None and reply_token_expires_at is None:
+        reply_token_expires_at = reply_token_expiry(now)
+    values: dict[str, Any] = {
+        "dedupe_key": dedupe_key,
+        "resident_id": resident_id,
+        "line_user_id": line_user_id,
+        "messages": messages,
+        "reply_token": reply_token,
+        "reply_token_expires_at": reply_token_expires_at if reply_token else None,
+        "retry_key": str(uuid.uuid4()),
+        "origin": origin,
+        "status": "pending",
+        "priority": priority,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    session.execute(stmt)
+    row = session.scalars(select(Outbox).where(Outbox.dedupe_key == dedupe_key)).one()
+    return row
+
+
+def enqueue_push(
+    session: Session,
+    *,
+    resident_id: int | None,
+    line_user_id: str,
+    messages: list[dict[str, Any]],
+    dedupe_key: str,
+    origin: str,
+    priority: int = PRIORITY_NORMAL,
+) -> Outbox:
+    """A push with no reply token: staff answers, reminders, system notices."""
+    return enqueue(
+        session,
+        resident_id=resident_id,
+        line_user_id=line_user_id,
+        messages=messages,
+        dedupe_key=dedupe_key,
+        origin=origin,
+        priority=priority,
+    )
+
+
+def claim_due(
+    session: Session, *, now: datetime, limit: int, lease_seconds: float
+) -> list[ClaimedOutbox]:
+    """Take up to `limit` due rows (crisis first), lease them, and return them.
+
+    Due = pending and next_attempt_at has come, or sending with an expired lease (a sender
+    died mid-call: the row is pushed again with the same retry key). Rows of residents who
+    no longer follow the account are cancelled here instead of being returned.
+    """
+    if limit <= 0:
+        return []
+    due = or_(
+        and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
+        and_(Outbox.status == "sending", Outbox.lease_until < now),
+    )
+    chosen = (
+        select(Outbox.id)
+        .where(due)
+        .order_by(Outbox.priority, Outbox.next_attempt_at, Outbox.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    claim = (
+        update(Outbox)
+        .where(Outbox.id.in_(chosen.scalar_subquery()))
+        .values(
+            status="sending",
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=Outbox.attempts + 1,
+        )
+        .returning(
+            Outbox.id,
+            Outbox.resident_id,
+            Outbox.line_user_id,
+            Outbox.messages,
+            Outbox.reply_token,
+            Outbox.reply_token_expires_at,
+            Outbox.retry_key,
+            Outbox.attempts,
+            Outbox.priority,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(claim).all()
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    # Whatever happens next, this claim was the token's one chance.
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(ids), Outbox.reply_token.is_not(None))
+        .values(reply_token=None)
+        .execution_options(synchronize_session=False)
+    )
+    resident_ids = {row.resident_id for row in rows if row.resident_id is not None}
+    gone: set[int] = set()
+    if resident_ids:
+        gone = set(
+            session.scalars(
+                select(Resident.id).where(
+                    Resident.id.in_(resident_ids), Resident.following.is_(False)
+                )
+            )
+        )
+    cancelled = [row.id for row in rows if row.resident_id in gone]
+    if cancelled:
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(cancelled))
+            .values(status="cancelled", lease_until=None, last_error="not_following")
+            .execution_options(synchronize_session=False)
+        )
+    fresh_after = now + REPLY_TOKEN_MARGIN
+    claimed = [
+        ClaimedOutbox(
+            id=row.id,
+            resident_id=row.resident_id,
+            line_user_id=row.line_user_id,
+            messages=list(row.messages),
+            reply_token=(
+                row.reply_token
+                if row.reply_token
+                and row.reply_token_expires_at is not None
+                and row.reply_token_expires_at > fresh_after
+                else None
+            ),
+            retry_key=row.retry_key,
+            attempts=row.attempts,
+            priority=row.priority,
+        )
+        for row in rows
+        if row.resident_id not in gone
+    ]
+    claimed.sort(key=lambda c: (c.priority, c.id))
+    return claimed
+
+
+def mark_sent(
+    session: Session, outbox_id: int, *, via: str, now: datetime, note: str | None = None
+) -> bool:
+    """LINE has the messages (200, or 409 for a retry key it accepted before)."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.id == outbox_id, Outbox.status == "sending")
+        .values(status="sent", sent_via=via, sent_at=now, lease_until=None, last_error=note)
+        .execution_options(synchronize_session=False)
+    )
+    return _changed(result)
+
+
+def schedule_retry(
+    session: Session, outbox_id: int, *, next_attempt_at: datetime, error: str
+) -> bool:
+    """Try again at `next_attempt_at`, with the same retry key. `error` is a short code."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.id == outbox_id, Outbox.status == "sending")
+        .values(
+            status="pending",
+            next_attempt_at=next_attempt_at,
+            lease_until=None,
+            last_error=error[:255],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _changed(result)
+
+
+def dead_letter(session: Session, outbox_id: int, *, error: str, now: datetime) -> bool:
+    """Never retry (LINE refused the request, or we gave up). Visible to operators as status
+    `dead` with `last_error`, and as an audit row. `error` must be content-free."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.id == outbox_id, Outbox.status.in_(("sending", "pending")))
+        .values(status="dead", lease_until=None, last_error=error[:255])
+        .execution_options(synchronize_session=False)
+    )
+    if not _changed(result):
+        return False
+    audit.record(
+        session,
+        actor_type="system",
+        actor_id="sender",
+        action="outbox_dead",
+        target_type="outbox",
+        target_id=outbox_id,
+        detail={"error": error[:64].replace(" ", "_")},
+    )
+    return True
+
+
+def cancel_pending_for_resident(
+    session: Session, resident_id: int, *, reason: str = "cancelled"
+) -> int:
+    """Cancel what has not been sent yet (unfollow, 「削除」). Returns how many rows."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.resident_id == resident_id, Outbox.status == "pending")
+        .values(status="cancelled", lease_until=None, last_error=reason[:255])
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _changed(result: Any) -> bool:
+    return int(getattr(result, "rowcount", 0) or 0) == 1

@@ -1,0 +1,875 @@
+"""The conversation: a pure state machine, `step(state, event, ctx) -> Step`.
+
+No database, no HTTP, no LINE SDK: the service gives it the stored state, the event and the
+time, and stores what comes back (new state, replies, effects) in one transaction. All
+wording comes from texts.yaml; all facts (phones, hours, places) from knowledge/.
+
+Order of checks on a text (principles in DESIGN.md):
+1. crisis (every text, every phase, also while staff chat) — see bot.conversation.crisis;
+2. the resident's rights: 「削除」 and 「同意をやめる」;
+3. the flow the resident is in (consent, contact, erase confirmation, clarifying question);
+4. staff chatting: no routing, say once that a person is reading;
+5. routing: triage → windows, or one clarifying question, then the 福祉総合相談窓口.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import triage
+from bot.conversation import booking, cards, crisis, events, messages, postback, texts
+from bot.conversation.effects import (
+    CancelPending,
+    ConsentRecord,
+    ContactMethod,
+    CreateHandoff,
+    Effect,
+    EraseResidentData,
+    GiveConsent,
+    MarkUrgent,
+    WithdrawConsent,
+)
+from bot.conversation.phone import normalise_phone
+from bot.conversation.state import State
+from bot.conversation.timefmt import desk_next_opening
+from knowledge.crisis_lines import CrisisLine, lines_for
+from knowledge.windows import Window
+from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+
+#: How long after a crisis hit unclear messages go straight to a person's desk (no
+#: clarifying questions) and a handoff stays marked crisis.
+CRISIS_MEMORY = timedelta(hours=24)
+MAX_WINDOWS_SHOWN = 3
+CONTACT_TIME_MAX = 60
+
+_ERASE = frozenset({"削除", "削除して", "削除する", "削除したい", "削除してください", "データ削除"})
+_WITHDRAW = frozenset(
+    {"同意をやめる", "同意をやめます", "同意を取り消す", "同意を取り消します", "同意撤回"}
+)
+_MENU = frozenset({"メニュー", "はじめから", "最初から"})
+_YES = frozenset({"はい", "うん", "同意する", "同意します", "ok", "OK", "はい、消します"})
+_NO = frozenset({"いいえ", "いや", "やめておく", "やめる", "やめます"})
+_TRAILING = " 　。.!！?？、,"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the service knows besides the state: the time, the triage, staff, booking."""
+
+    now: datetime
+    analyse: Callable[[str], Analysis] = triage.analyse
+    staff_active: bool = False
+    booking: booking.BookingPort | None = None
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
+            raise ValueError("Context.now must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    state: State
+    replies: list[Json] = field(default_factory=list)
+    effects: tuple[Effect, ...] = ()
+    #: A crisis answer: the service sends it before anything else queued.
+    urgent: bool = False
+    #: The triage of this event's text (stored for staff), if there was text.
+    analysis: Analysis | None = None
+
+
+# --- categories: start points, the clarifying question, 「ほかの窓口」 -------------------------
+
+#: category key → windows shown (in order). Labels are texts.yaml labels.cat_<key>.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "rent": ("housing_benefit", "self_reliance"),
+    "debt": ("household_budget",),
+    "job": ("self_reliance", "work_readiness"),
+    "living": ("self_reliance", "welfare_loan"),
+    "house_search": ("housing_search",),
+    "money": ("self_reliance", "household_budget"),
+    "housing": ("housing_benefit", "housing_search"),
+    "child": ("child_family", "education"),
+    "elderly": ("elderly_care",),
+    "hikikomori_family": ("hikikomori_family", "general_desk"),
+    "disability": ("disability",),
+    "partner": ("general_desk", "women"),
+    "school": ("education", "child_ombuds"),
+    "women": ("women", "single_parent"),
+    "consumer": ("consumer",),
+    "rights": ("rights_advocacy",),
+    "volunteer": ("volunteer",),
+    "general": ("general_desk",),
+    "family_other": ("general_desk",),
+    "neighbour": ("general_desk",),
+    "neighbour_elderly": ("elderly_care", "general_desk"),
+    "neighbour_child": ("child_family",),
+    "neighbour_hikikomori": ("general_desk", "hikikomori_family"),
+    "neighbour_unknown": ("general_desk",),
+}
+#: Categories that are flows of their own rather than a list of windows.
+_FLOW_CATEGORIES = frozenset({"hikikomori", "feelings"})
+_REPORTER_CODES = {"s": "self", "f": "family", "t": "third_party"}
+_CATEGORY_REPORTER = {
+    "hikikomori_family": "family",
+    "family_other": "family",
+    "neighbour": "third_party",
+    "neighbour_elderly": "third_party",
+    "neighbour_child": "third_party",
+    "neighbour_hikikomori": "third_party",
+    "neighbour_unknown": "third_party",
+}
+START_POINTS = ("money", "housing", "family", "hikikomori", "feelings", "neighbour")
+_CLARIFY_CHOICES = (
+    "money",
+    "housing",
+    "job",
+    "child",
+    "elderly",
+    "disability",
+    "hikikomori",
+    "feelings",
+    "neighbour",
+    "general",
+)
+_OTHER_CHOICES = (
+    "money",
+    "housing",
+    "job",
+    "child",
+    "elderly",
+    "disability",
+    "hikikomori",
+    "school",
+    "women",
+    "consumer",
+    "rights",
+    "volunteer",
+    "general",
+)
+_PLACES = ("hikikomori_ibasho", "hikikomori_family")
+_IBASHO_RELATED = frozenset({"hikikomori_ibasho", "hikikomori_family", "work_readiness"})
+
+
+# --- actions (buttons) ---------------------------------------------------------------------
+
+
+def _pb(label_name: str, action: str, **fields: str) -> Json:
+    return messages.postback(texts.label(label_name), postback.encode(action, **fields))
+
+
+def _start_actions() -> list[Json]:
+    return [_pb(f"start_{key}", "start", k=key) for key in START_POINTS]
+
+
+def _category_action(key: str, reporter: str | None = None) -> Json:
+    fields = {"k": key}
+    code = {v: k for k, v in _REPORTER_CODES.items()}.get(reporter or "")
+    if code:
+        fields["r"] = code
+    return _pb(f"cat_{key}", "cat", **fields)
+
+
+def _staff_action() -> Json:
+    return _pb("staff", "staff")
+
+
+def _next_actions(shown: Sequence[Window], ctx: Context) -> list[Json]:
+    actions = [_staff_action()]
+    ids = {w.id for w in shown}
+    if ids & _IBASHO_RELATED and not set(_PLACES) <= ids:
+        actions.append(_pb("ibasho", "ibasho"))
+    actions.append(_pb("other", "other"))
+    for window in shown:
+        book = booking.book_action(window, ctx)
+        if book is not None:
+            actions.append(book)
+            break
+    actions.append(_pb("menu", "menu"))
+    return actions
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def step(state: State, event: events.Event, ctx: Context) -> Step:
+    """One event in, the answer out. Never raises for any event content: if something goes
+    wrong, the resident still gets the 福祉総合相談窓口 and a 24-hour line."""
+    try:
+        return step_strict(state, event, ctx)
+    except Exception:
+        log.exception("conversation step failed (event %s)", type(event).__name__)
+        return _fallback(state, ctx)
+
+
+def step_strict(state: State, event: events.Event, ctx: Context) -> Step:
+    """`step` without the safety net (tests use it to see real errors)."""
+    if not ctx.staff_active and state.staff_notice_shown:
+        state = state.evolve(staff_notice_shown=False)
+    if isinstance(event, events.Follow):
+        return _follow()
+    if isinstance(event, events.Unfollow):
+        return Step(State(), [], (CancelPending(),))
+    if isinstance(event, events.Text):
+        return _on_text(state, event.text, ctx)
+    if isinstance(event, events.Postback):
+        return _on_postback(state, booking.with_picked_date(event.data, event.params), ctx)
+    if isinstance(event, events.Media):
+        return Step(state, [messages.text(texts.text("media.text"), _start_actions())])
+    if isinstance(event, events.Location):
+        return Step(state, [messages.text(texts.text("media.location"), _start_actions())])
+    return Step(state)  # events.Other: nothing to say
+
+
+def _fallback(state: State, ctx: Context) -> Step:
+    desk = cards.desk()
+    line = crisis.always_open_line(["general"], ctx.now)
+    body = texts.text(
+        "error.fallback",
+        desk=desk.short_name,
+        phone=desk.phone.value if desk.phone else "",
+        name=line.name,
+        number=line.number,
+    )
+    return Step(
+        state.evolve(phase="idle"), [messages.text(body, [_staff_action(), *_start_actions()])]
+    )
+
+
+# --- follow --------------------------------------------------------------------------------
+
+
+def _follow() -> Step:
+    desk = cards.desk()
+    hours = desk.hours.value if desk.hours else ""
+    replies = [
+        messages.text(texts.text("follow.welcome", desk=desk.short_name, hours=hours)),
+        messages.text(texts.text("follow.privacy")),
+        messages.text(texts.text("follow.ask"), _start_actions()),
+    ]
+    return Step(State(), replies)
+
+
+def _menu(state: State) -> Step:
+    return Step(
+        state.evolve(phase="idle"), [messages.text(texts.text("menu.ask"), _start_actions())]
+    )
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def _command(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().rstrip(_TRAILING).replace(" ", "")
+
+
+def _on_text(state: State, text: str, ctx: Context) -> Step:
+    command = _command(text)
+    phone = normalise_phone(text) if state.phase in ("contact_phone", "contact_method") else None
+    if phone is not None:
+        # A phone number given for a call back is not a worry: it is not triaged.
+        return _phone_given(state, phone, ctx)
+    try:
+        analysis = ctx.analyse(text)
+    except Exception:
+        # The resident still gets the desk and a 24-hour line, and can still erase.
+        log.exception("triage failed; answering with the fallback")
+        if command in _ERASE:
+            return _erase_confirm(state)
+        if command in _WITHDRAW:
+            return _withdraw(state)
+        return _fallback(state, ctx)
+    if analysis.urgency == "crisis":
+        return _crisis(state, analysis, ctx)
+    step = _text_by_phase(state, command, text, analysis, ctx)
+    return Step(step.state, step.replies, step.effects, step.urgent, analysis)
+
+
+def _text_by_phase(state: State, command: str, text: str, analysis: Analysis, ctx: Context) -> Step:
+    if command in _ERASE:
+        return _erase_confirm(state)
+    if command in _WITHDRAW:
+        return _withdraw(state)
+    if command in _MENU:
+        return _menu(state)
+    phase = state.phase
+    if phase == "erase_confirm" and (command in _YES or command in _NO):
+        return _erase(state, command in _YES)
+    if phase == "consent" and (command in _YES or command in _NO):
+        return _consent(state, command in _YES, ctx)
+    if phase == "contact_phone":
+        return _bad_phone(state)
+    if phase == "contact_time_free" and command:
+        return _finish_handoff(state, messages.clip(text.strip(), CONTACT_TIME_MAX), ctx)
+    if ctx.staff_active:
+        if state.staff_notice_shown:
+            return Step(state.evolve(phase="idle"))
+        notice = messages.text(texts.text("staff.reading"))
+        return Step(state.evolve(phase="idle", staff_notice_shown=True), [notice])
+    booked = booking.handle_text_step(state, text, ctx)
+    if booked is not None:
+        return booked
+    return _route(state, analysis, ctx)
+
+
+def _recent_crisis(state: State, now: datetime) -> bool:
+    if not state.crisis_at:
+        return False
+    try:
+        at = datetime.fromisoformat(state.crisis_at)
+    except ValueError:
+        return False
+    if at.tzinfo is None:
+        return False
+    return now - at < CRISIS_MEMORY
+
+
+def _summary(analysis: Analysis) -> dict[str, Any]:
+    return {**analysis.to_json(), "crisis_signals": list(analysis.crisis_signals)}
+
+
+def _route(state: State, analysis: Analysis, ctx: Context) -> Step:
+    ids = [w for w in analysis.window_ids if w != OUT_OF_SCOPE]
+    if analysis.primary == OUT_OF_SCOPE and not analysis.clarify:
+        return _out_of_scope(state, analysis)
+    remembered = state.evolve(
+        urgency=analysis.urgency, reporter=analysis.reporter, summary=_summary(analysis)
+    )
+    if analysis.clarify:
+        if state.phase == "clarify" or _recent_crisis(state, ctx.now):
+            return _answer(
+                remembered,
+                [GENERAL_DESK],
+                analysis.reporter,
+                ctx,
+                lead=texts.text("clarify.fallback"),
+                concern=analysis.urgency == "concern",
+            )
+        return _clarify(remembered, analysis, ctx)
+    return _answer(
+        remembered,
+        ids or [GENERAL_DESK],
+        analysis.reporter,
+        ctx,
+        analysis=analysis,
+        concern=analysis.urgency == "concern",
+    )
+
+
+def _clarify(state: State, analysis: Analysis, ctx: Context) -> Step:
+    replies: list[Json] = []
+    if analysis.urgency == "concern":
+        replies.append(crisis.concern_check_in(ctx.now, ()))
+    choices = [_category_action(key, analysis.reporter) for key in _CLARIFY_CHOICES]
+    replies.append(messages.text(texts.text("clarify.ask"), [*choices, _staff_action()]))
+    return Step(state.evolve(phase="clarify", windows=(GENERAL_DESK,)), replies)
+
+
+def _out_of_scope(state: State, analysis: Analysis) -> Step:
+    desk = cards.desk()
+    body = texts.text(
+        "out_of_scope.text", desk=desk.short_name, phone=desk.phone.value if desk.phone else ""
+    )
+    return Step(
+        state.evolve(phase="idle", windows=(GENERAL_DESK,), summary=_summary(analysis)),
+        [messages.text(body, [_pb("other", "other"), *_start_actions()])],
+    )
+
+
+def _ack(reporter: str, concern: bool) -> str:
+    if reporter == "family":
+        return texts.text("answer.ack_family")
+    if reporter == "third_party":
+        return texts.text("answer.ack_third_party")
+    if concern:
+        return texts.text("answer.ack_concern")
+    return texts.text("answer.ack_self")
+
+
+def _words(analysis: Analysis | None, shown: Sequence[Window]) -> list[str]:
+    """The resident's own words that pointed to these windows (short ones, at most 3)."""
+    if analysis is None:
+        return []
+    ids = {w.id for w in shown}
+    words: list[str] = []
+    for evidence in analysis.evidence:
+        # The lexicon term reads naturally (部屋から出てこない); `matched` is the normalised
+        # lemma run (部屋出こない), which would look garbled to the resident.
+        word = (evidence.matched if evidence.via == "surface" else evidence.term).strip()
+        if evidence.window in ids and 0 < len(word) <= 12 and word not in words:
+            words.append(word)
+    return words[:3]
+
+
+def _needs(shown: Sequence[Window]) -> int:
+    """How many different needs these windows answer: the front door's services count as one,
+    and the 福祉総合相談窓口 itself (everyone's fallback) as none."""
+    kinds = {"front" if w.kind == "front_door_service" else w.id for w in shown}
+    return len(kinds - {GENERAL_DESK})
+
+
+def _answer(
+    state: State,
+    window_ids: Sequence[str],
+    reporter: str,
+    ctx: Context,
+    *,
+    analysis: Analysis | None = None,
+    lead: str | None = None,
+    concern: bool = False,
+    extra: str | None = None,
+) -> Step:
+    """Ack + why, the window cards, and the next steps (or a check-in when `concern`)."""
+    shown = cards.known_windows(window_ids)[:MAX_WINDOWS_SHOWN] or [cards.desk()]
+    lines = [_ack(reporter, concern)]
+    if lead:
+        lines.append(lead)
+    else:
+        words = _words(analysis, shown)
+        if words:
+            lines.append(texts.text("answer.why_words", words="」「".join(words)))
+        else:
+            lines.append(texts.text("answer.why_plain"))
+        if _needs(shown) > 1:
+            lines.append(texts.text("answer.why_many"))
+    if extra:
+        lines.append(extra)
+    actions = _next_actions(shown, ctx)
+    replies = [
+        messages.text("\n".join(lines)),
+        cards.cards_message(shown, lambda w: booking.book_action(w, ctx)),
+    ]
+    if concern:
+        actions = [_pb("very_hard", "feel", v="hard"), *actions]
+        replies.append(crisis.concern_check_in(ctx.now, actions))
+    else:
+        replies.append(messages.text(_next_text(shown), actions))
+    new_state = state.evolve(
+        phase="idle", windows=tuple(w.id for w in shown), reporter=reporter or state.reporter
+    )
+    return Step(new_state, replies)
+
+
+def _next_text(shown: Sequence[Window]) -> str:
+    desk = cards.desk()
+    if any(w.kind in ("front_door", "front_door_service") and w.phone for w in shown):
+        return texts.text("answer.next_reserve", desk=desk.short_name)
+    return texts.text("answer.next")
+
+
+# --- crisis --------------------------------------------------------------------------------
+
+
+def _crisis(state: State, analysis: Analysis, ctx: Context) -> Step:
+    """The crisis policy (module docstring of bot.conversation.crisis)."""
+    ids = list(analysis.window_ids)
+    first = crisis.crisis_message(analysis.crisis_signals, ids, ctx.now, [_staff_action()])
+    replies = [first]
+    routine = [w for w in cards.known_windows(ids) if w.id not in (GENERAL_DESK, OUT_OF_SCOPE)][:2]
+    if routine:
+        replies.append(cards.cards_message(routine))
+        replies.append(messages.text(texts.text("crisis.after_routine"), [_staff_action()]))
+    summary = _summary(analysis)
+    new_state = state.evolve(
+        phase="idle",
+        windows=tuple(w.id for w in routine) or (GENERAL_DESK,),
+        urgency="crisis",
+        reporter=analysis.reporter,
+        summary=summary,
+        crisis_at=ctx.now.isoformat(),
+    )
+    effect = MarkUrgent(signals=tuple(analysis.crisis_signals), summary=summary)
+    return Step(new_state, replies, (effect,), True, analysis)
+
+
+# --- postbacks -----------------------------------------------------------------------------
+
+
+def _on_postback(state: State, data: str, ctx: Context) -> Step:
+    fields = postback.decode(data)
+    if fields is None:
+        return _menu(state)
+    action = fields["a"]
+    handler = _POSTBACKS.get(action)
+    if handler is None:
+        return _menu(state)
+    result = handler(state, fields, ctx)
+    return result if result is not None else _menu(state)
+
+
+def _pb_start(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
+    key = fields.get("k", "")
+    fresh = state.evolve(phase="idle")
+    if key == "money":
+        keys: tuple[str, ...] = ("rent", "debt", "job", "living")
+        choices = [_category_action(k) for k in keys]
+        return Step(fresh, [messages.text(texts.text("start.money"), [*choices, _write()])])
+    if key == "housing":
+        choices = [_category_action(k) for k in ("rent", "house_search")]
+        return Step(fresh, [messages.text(texts.text("start.housing"), [*choices, _write()])])
+    if key == "family":
+        keys = ("child", "elderly", "hikikomori_family", "disability", "partner", "family_other")
+        choices = [_category_action(k, "family") for k in keys]
+        return Step(
+            fresh.evolve(reporter="family"),
+            [messages.text(texts.text("start.family"), [*choices, _write()])],
+        )
+    if key == "hikikomori":
+        return _hikikomori(fresh, ctx)
+    if key == "feelings":
+        return _feelings(fresh, ctx)
+    if key == "neighbour":
+        keys = ("neighbour_elderly", "neighbour_child", "neighbour_hikikomori", "neighbour_unknown")
+        choices = [_category_action(k, "third_party") for k in keys]
+        return Step(
+            fresh.evolve(reporter="third_party"),
+            [messages.text(texts.text("start.neighbour"), [*choices, _write()])],
+        )
+    return None
+
+
+def _write() -> Json:
+    return _pb("write", "write")
+
+
+def _pb_write(state: State, fields: dict[str, str], ctx: Context) -> Step:
+    return Step(
+        state.evolve(phase="idle"),
+        [messages.text(texts.text("start.write"), [_pb("menu", "menu")])],
+    )
+
+
+def _hikikomori(state: State, ctx: Context) -> Step:
+    shown = cards.known_windows(("hikikomori_ibasho", GENERAL_DESK))
+    actions = [
+        _staff_action(),
+        _pb("family_hikikomori", "cat", k="hikikomori_family", r="f"),
+        _pb("other", "other"),
+    ]
+    book = next((a for w in shown if (a := booking.book_action(w, ctx)) is not None), None)
+    if book is not None:
+        actions.append(book)
+    replies = [
+        messages.text(texts.text("start.hikikomori")),
+        cards.cards_message(shown, lambda w: booking.book_action(w, ctx)),
+        messages.text(_next_text(shown), actions),
+    ]
+    return Step(state.evolve(windows=tuple(w.id for w in shown)), replies)
+
+
+def _feelings(state: State, ctx: Context) -> Step:
+    line = crisis.always_open_line(["mental", "suicide"], ctx.now)
+    body = texts.text("start.feelings", name=line.name, number=line.number, hours=line.hours_text)
+    actions = [_pb("very_hard", "feel", v="hard"), _staff_action(), _write()]
+    new_state = state.evolve(windows=(GENERAL_DESK,), urgency="concern")
+    return Step(new_state, [messages.text(body, actions)])
+
+
+def _pb_feel(state: State, fields: dict[str, str], ctx: Context) -> Step:
+    return Step(
+        state.evolve(phase="idle", urgency="concern"),
+        [crisis.very_hard_message(ctx.now, [_staff_action()])],
+    )
+
+
+def _pb_category(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
+    key = fields.get("k", "")
+    if key == "hikikomori":
+        return _hikikomori(state.evolve(phase="idle"), ctx)
+    if key == "feelings":
+        return _feelings(state.evolve(phase="idle"), ctx)
+    windows = CATEGORIES.get(key)
+    if windows is None:
+        return None
+    reporter = _CATEGORY_REPORTER.get(key) or _REPORTER_CODES.get(fields.get("r", "")) or "self"
+    extra = None
+    if key == "neighbour_child":
+        line = _abuse_line(ctx.now)
+        if line is not None:
+            extra = texts.text(
+                "neighbour_child.danger_line",
+                name=line.name,
+                number=line.number,
+                hours=line.hours_text,
+            )
+    remembered = state.evolve(urgency="normal", summary={"category": key})
+    return _answer(remembered, windows, reporter, ctx, extra=extra)
+
+
+#: For an adult worried about a child: the 児童相談所 dial (not the lines for children).
+_ABUSE_LINE_ID = "jidou_189"
+
+
+def _abuse_line(now: datetime) -> CrisisLine | None:
+    lines = lines_for(["abuse"], now, limit=5)
+    preferred = [line for line in lines if line.id == _ABUSE_LINE_ID]
+    return next(iter(preferred or [line for line in lines if line.always_open]), None)
+
+
+def _pb_ibasho(state: State, fields: dict[str, str], ctx: Context) -> Step:
+    shown = cards.known_windows(_PLACES)
+    actions = [_staff_action(), _pb("other", "other")]
+    book = next((a for w in shown if (a := booking.book_action(w, ctx)) is not None), None)
+    if book is not None:
+        actions.append(book)
+    actions.append(_pb("menu", "menu"))
+    replies = [
+        messages.text(texts.text("ibasho.intro")),
+        cards.cards_message(shown, lambda w: booking.book_action(w, ctx), actions),
+    ]
+    return Step(state.evolve(phase="idle"), replies)
+
+
+def _pb_other(state: State, fields: dict[str, str], ctx: Context) -> Step:
+    choices = [_category_action(key) for key in _OTHER_CHOICES]
+    return Step(state.evolve(phase="idle"), [messages.text(texts.text("other.ask"), choices)])
+
+
+def _pb_menu(state: State, fields: dict[str, str], ctx: Context) -> Step:
+    return _menu(state)
+
+
+def _pb_book(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
+    if ctx.booking is None:
+        return None
+    return booking.handle(state, fields, ctx)
+
+
+# --- consent and handoff -------------------------------------------------------------------
+
+
+def _has_consent(state: State) -> bool:
+    return (
+        state.consent_version == texts.consent_version()
+        and state.consent_hash == texts.consent_hash()
+        and state.consent_given_at is not None
+    )
+
+
+def _pb_staff(state: State, fields: dict[str, str], ctx: Context) -> Step:
+    if _has_consent(state):
+        return _ask_contact_method(state)
+    actions = [_pb("consent_yes", "consent", v="yes"), _pb("consent_no", "consent", v="no")]
+    return Step(state.evolve(phase="consent"), [messages.text(texts.consent_text(), actions)])
+
+
+def _pb_consent(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
+    value = fields.get("v")
+    if value not in ("yes", "no"):
+        return None
+    return _consent(state, value == "yes", ctx)
+
+
+def _consent(state: State, yes: bool, ctx: Context) -> Step:
+    if not yes:
+        actions = [_pb("other", "other"), _pb("menu", "menu")]
+        return Step(
+            state.evolve(phase="idle"), [messages.text(texts.text("handoff.declined"), actions)]
+        )
+    record = ConsentRecord(
+        version=texts.consent_version(), given_at=ctx.now, text_hash=texts.consent_hash()
+    )
+    given = state.evolve(
+        consent_version=record.version,
+        consent_given_at=record.given_at.isoformat(),
+        consent_hash=record.text_hash,
+    )
+    step = _ask_contact_method(given)
+    return Step(step.state, step.replies, (GiveConsent(record),))
+
+
+def _ask_contact_method(state: State) -> Step:
+    actions = [
+        _pb("contact_line", "contact", m="line"),
+        _pb("contact_phone", "contact", m="phone"),
+    ]
+    return Step(
+        state.evolve(
+            phase="contact_method", contact_method=None, contact_phone=None, phone_attempts=0
+        ),
+        [messages.text(texts.text("handoff.contact_method"), actions)],
+    )
+
+
+def _pb_contact(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
+    if not _has_consent(state):
+        return _pb_staff(state, fields, ctx)
+    method = fields.get("m")
+    if method == "line":
+        return _ask_time(state.evolve(contact_method="line", contact_phone=None))
+    if method == "phone":
+        return Step(
+            state.evolve(phase="contact_phone", contact_method="phone", phone_attempts=0),
+            [
+                messages.text(
+                    texts.text("handoff.ask_phone"), [_pb("contact_line", "contact", m="line")]
+                )
+            ],
+        )
+    return None
+
+
+def _phone_given(state: State, phone: str, ctx: Context) -> Step:
+    if not _has_consent(state):
+        return _pb_staff(state, {}, ctx)
+    return _ask_time(state.evolve(contact_method="phone", contact_phone=phone, phone_attempts=0))
+
+
+def _bad_phone(state: State) -> Step:
+    return Step(
+        state.evolve(phone_attempts=min(state.phone_attempts + 1, 100)),
+        [
+            messages.text(
+                texts.text("handoff.bad_phone"), [_pb("contact_line", "contact", m="line")]
+            )
+        ],
+    )
+
+
+def _ask_time(state: State) -> Step:
+    actions = [
+        _pb("time_am", "time", v="am"),
+        _pb("time_pm", "time", v="pm"),
+        _pb("time_any", "time", v="any"),
+        _pb("time_free", "time", v="free"),
+    ]
+    return Step(
+        state.evolve(phase="contact_time"), [messages.text(texts.text("handoff.ask_time"), actions)]
+    )
+
+
+def _pb_time(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
+    if not _has_consent(state) or state.contact_method not in ("line", "phone"):
+        return _pb_staff(state, fields, ctx)
+    value = fields.get("v")
+    if value == "free":
+        return Step(
+            state.evolve(phase="contact_time_free"),
+            [
+                messages.text(
+                    texts.text("handoff.ask_time_free"), [_pb("time_any", "time", v="any")]
+                )
+            ],
+        )
+    if value in ("am", "pm", "any"):
+        return _finish_handoff(state, texts.text(f"time.contact_{value}"), ctx)
+    return None
+
+
+def _finish_handoff(state: State, contact_time: str, ctx: Context) -> Step:
+    if not _has_consent(state) or state.contact_method not in ("line", "phone"):
+        return _pb_staff(state, {}, ctx)
+    given_at = datetime.fromisoformat(state.consent_given_at or ctx.now.isoformat())
+    record = ConsentRecord(
+        version=state.consent_version or texts.consent_version(),
+        given_at=given_at,
+        text_hash=state.consent_hash or texts.consent_hash(),
+    )
+    urgency = "crisis" if _recent_crisis(state, ctx.now) else state.urgency
+    method: ContactMethod = "phone" if state.contact_method == "phone" else "line"
+    effect = CreateHandoff(
+        urgency=urgency,
+        reporter=state.reporter,
+        windows=state.windows or (GENERAL_DESK,),
+        summary=dict(state.summary),
+        consented=True,
+        consent=record,
+        contact_method=method,
+        contact_phone=state.contact_phone if method == "phone" else None,
+        contact_time=contact_time,
+    )
+    reopen = desk_next_opening(ctx.now)
+    parts = [
+        texts.text("handoff.done_open")
+        if reopen is None
+        else texts.text("handoff.done_closed", when=reopen)
+    ]
+    if method == "phone" and state.contact_phone:
+        parts.append(texts.text("handoff.done_phone_tail", phone=state.contact_phone))
+    else:
+        parts.append(texts.text("handoff.done_line_tail"))
+    if urgency in ("crisis", "concern"):
+        line = crisis.always_open_line(["suicide", "mental"], ctx.now)
+        parts.append(texts.text("handoff.done_safety", name=line.name, number=line.number))
+    new_state = state.evolve(
+        phase="idle", contact_method=None, contact_phone=None, phone_attempts=0
+    )
+    actions = [_pb("other", "other"), _pb("menu", "menu")]
+    return Step(new_state, [messages.text("\n".join(parts), actions)], (effect,))
+
+
+def _withdraw(state: State) -> Step:
+    had = state.consent_version is not None
+    body = texts.text("handoff.withdrawn" if had else "handoff.not_given")
+    new_state = state.evolve(
+        phase="idle",
+        consent_version=None,
+        consent_given_at=None,
+        consent_hash=None,
+        contact_method=None,
+        contact_phone=None,
+    )
+    actions = [_staff_action(), _pb("menu", "menu")] if had else [_pb("menu", "menu")]
+    return Step(new_state, [messages.text(body, actions)], (WithdrawConsent(),))
+
+
+def _pb_withdraw(state: State, fields: dict[str, str], ctx: Context) -> Step:
+    return _withdraw(state)
+
+
+# --- 削除 ----------------------------------------------------------------------------------
+
+
+def _erase_confirm(state: State) -> Step:
+    actions = [_pb("erase_yes", "erase", v="yes"), _pb("erase_no", "erase", v="no")]
+    return Step(
+        state.evolve(phase="erase_confirm"), [messages.text(texts.text("erase.confirm"), actions)]
+    )
+
+
+def _erase(state: State, yes: bool) -> Step:
+    if not yes:
+        return Step(
+            state.evolve(phase="idle"),
+            [messages.text(texts.text("erase.kept"), _start_actions())],
+        )
+    return Step(
+        State(),
+        [messages.text(texts.text("erase.done"), _start_actions())],
+        (EraseResidentData(), CancelPending()),
+    )
+
+
+def _pb_erase(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
+    value = fields.get("v")
+    if value == "ask":
+        return _erase_confirm(state)
+    if value not in ("yes", "no"):
+        return None
+    return _erase(state, value == "yes")
+
+
+_POSTBACKS: dict[str, Callable[[State, dict[str, str], Context], Step | None]] = {
+    "start": _pb_start,
+    "cat": _pb_category,
+    "write": _pb_write,
+    "feel": _pb_feel,
+    "ibasho": _pb_ibasho,
+    "other": _pb_other,
+    "menu": _pb_menu,
+    "book": _pb_book,
+    "staff": _pb_staff,
+    "consent": _pb_consent,
+    "contact": _pb_contact,
+    "time": _pb_time,
+    "withdraw": _pb_withdraw,
+    "erase": _pb_erase,
+}

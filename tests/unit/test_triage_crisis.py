@@ -1,0 +1,138 @@
+"""The crisis layer: high recall on noisy spellings, negation and idioms lower, never silently."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from triage import analyse
+from triage.crisis import check
+from triage.normalise import normalise
+
+
+def urgency(text: str) -> str:
+    return check(normalise(text)).urgency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # B6: every spelling of 死にたい is a crisis
+        "死にたい",
+        "しにたい",
+        "シニタイ",
+        "ｼﾆﾀｲ",
+        "しにたぃ",
+        "氏にたい",
+        "タヒにたい",
+        "し に た い",
+        "死　に　た　い",
+        "死にたいです。",
+        "もう死にたくなる",
+        "4にたい",
+    ],
+)
+def test_direct_ideation_any_spelling(text: str) -> None:
+    assert urgency(text) == "crisis"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "消えたい",
+        "もういなくなりたい",
+        "生きてる意味ない",
+        "生きる意味がわからない",
+        "もう楽になりたい",
+        "全部終わりにしたい",
+        "もう限界",
+        "生まれてこなければよかった",
+        "朝が来なければいいのに",
+        "死ぬしかないと思ってる",
+        "屋上から飛び降りたい",
+    ],
+)
+def test_indirect_ideation(text: str) -> None:
+    assert urgency(text) == "crisis"
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("リスカしてる", "self_harm"),
+        ("また切ってしまった", "self_harm"),
+        ("手首を切った", "self_harm"),
+        ("ODした", "overdose"),
+        ("ＯＤしちゃった", "overdose"),
+        ("薬たくさん飲んだ", "overdose"),
+        ("睡眠薬を全部飲んだ", "overdose"),
+        ("夫に殴られてる", "violence_now"),
+        ("毎日親に叩かれる。助けて", "violence_now"),
+        ("怖くて家に帰れない", "violence_now"),
+        ("友達が死ぬって言ってる", "other_in_danger"),
+        ("公園で人が倒れてて反応がない", "other_in_danger"),
+    ],
+)
+def test_self_harm_overdose_violence_others(text: str, signal: str) -> None:
+    result = check(normalise(text))
+    assert result.urgency == "crisis"
+    assert signal in result.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["死にたくはない", "死にたいとかじゃないけど毎日しんどい", "消えたいとまでは思わないけど"],
+)
+def test_negation_lowers_to_concern_and_is_recorded(text: str) -> None:
+    result = check(normalise(text))
+    assert result.urgency == "concern"
+    assert any(s.endswith(":negated") for s in result.signals)
+    assert any(e.window == "crisis" and "negated" in e.term for e in result.evidence)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["死ぬほど眠い", "課金しすぎて死んだw", "死ぬかと思った", "祖母が亡くなった"],
+)
+def test_idioms_and_deaths_of_others_are_not_crisis_but_noticed(text: str) -> None:
+    result = check(normalise(text))
+    assert result.urgency != "crisis"
+    assert "idiom" in result.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "髪を切ってる",
+        "電話を切ってしまった",
+        "お菓子に対して厳しい",
+        "タヒチに行きたい",
+        "GOODです",
+        "終電がなくて家に帰れない",
+        "自殺予防のボランティアに興味がある",
+        "母が年金を使い切ってしまう",
+    ],
+)
+def test_plainly_something_else_is_not_crisis(text: str) -> None:
+    assert urgency(text) != "crisis"
+
+
+def test_rent_and_vanish_is_crisis_and_still_routed_to_rent() -> None:
+    result = analyse("家賃払えないしもう消えたい")
+    assert result.urgency == "crisis"
+    assert result.primary == "housing_benefit"
+    assert "suicidal" in result.crisis_signals
+
+
+def test_crisis_alone_goes_to_the_general_desk() -> None:
+    result = analyse("ｼﾆﾀｲ")
+    assert result.urgency == "crisis"
+    assert result.primary == "general_desk"
+
+
+def test_crisis_layer_is_fast_on_adversarial_input() -> None:
+    for text in ("ああ" * 50000 + "!", "しにたく" * 2500, "死" * 10000, "ー" * 10000):
+        started = time.perf_counter()
+        check(normalise(text))
+        assert time.perf_counter() - started < 0.1 * max(1, len(text) // 10000) + 0.1

@@ -1,0 +1,168 @@
+"""Window scoring: kana and readings, the fuzzy guards, multi-issue, vague, out of scope,
+reporter, evidence and the result contract."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from triage import analyse
+from triage.analysis import REPORTERS, URGENCIES
+from triage.engine import default_engine
+
+
+def windows(text: str) -> tuple[str, ...]:
+    return analyse(text).window_ids
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("やちんがはらえない", "housing_benefit"),
+        ("ﾔﾁﾝ ﾊﾗｴﾅｲ", "housing_benefit"),
+        ("おかねがない", "self_reliance"),
+        ("かいご　つかれた", "elderly_care"),
+        ("ヒキコモリの息子がいます", "hikikomori_family"),
+        ("にんちしょうの母", "elderly_care"),
+    ],
+)
+def test_all_kana_spellings_match(text: str, window: str) -> None:
+    assert analyse(text).primary == window
+
+
+def test_reading_evidence_says_how_it_matched() -> None:
+    result = analyse("やちん")
+    assert [(e.window, e.term, e.via) for e in result.evidence] == [
+        ("housing_benefit", "家賃", "reading")
+    ]
+    assert analyse("シニタイ").urgency == "crisis"
+
+
+@pytest.mark.parametrize(
+    ("text", "forbidden"),
+    [
+        ("会社を解雇された", "elderly_care"),  # 介護 ≠ 解雇
+        ("うさぎを飼っています", "consumer"),  # 詐欺 ≠ うさぎ
+        ("生涯学習の講座", "disability"),  # 障害 ≠ 生涯 (same reading, written in kanji)
+        ("双極性障害でデイケアに通ってる", "medical_care_child"),  # いけあ is inside デイケア
+        ("25歳です", "child_development"),  # 5歳 is not inside 25歳
+        ("振り込んだお金が戻らない", "women"),  # りこん is inside ふりこんだ
+    ],
+)
+def test_fuzzy_and_substring_guards(text: str, forbidden: str) -> None:
+    assert forbidden not in windows(text)
+
+
+def test_fuzzy_second_pass_catches_a_typo_in_a_long_word() -> None:
+    result = analyse("じゅうきょかくほきゅうふきんのしんせいしたい")  # long kana, no exact match needed
+    assert result.primary == "housing_benefit"
+    typo = analyse("住居確保給府金について")  # 付 → 府
+    assert typo.primary == "housing_benefit"
+    assert any(e.via in ("fuzzy", "surface", "lemma") for e in typo.evidence)
+
+
+def test_multi_issue_returns_every_window_strongest_first() -> None:
+    result = analyse("母が認知症で介護が大変なうえに、私も失業して家賃が払えません")
+    ids = result.window_ids
+    assert {"elderly_care", "housing_benefit"} <= set(ids)
+    scores = [w.score for w in result.windows]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores[0] >= max(scores) - 0.015
+
+
+@pytest.mark.parametrize("text", ["なんかしんどい", "相談したい", "ちょっと聞いてほしい"])
+def test_vague_messages_ask_back_at_the_general_desk(text: str) -> None:
+    result = analyse(text)
+    assert result.clarify is True
+    assert result.primary == "general_desk"
+
+
+def test_clear_messages_do_not_ask_back() -> None:
+    assert analyse("家賃が払えません").clarify is False
+
+
+@pytest.mark.parametrize(
+    "text", ["粗大ごみの出し方を教えて", "図書館の開館時間は？", "住民票の写しがほしい"]
+)
+def test_out_of_scope_city_questions(text: str) -> None:
+    result = analyse(text)
+    assert result.primary == "out_of_scope"
+    assert result.clarify is False
+
+
+def test_a_worry_goes_before_the_city_question() -> None:
+    result = analyse("住民票を取りに行きたいけど、借金の返済が追いつかなくて困ってる")
+    assert result.primary == "household_budget"
+    assert "out_of_scope" in result.window_ids
+
+
+def test_where_to_go_and_neighbours_go_to_the_general_desk() -> None:
+    assert analyse("どこに相談したらいいかわからない").primary == "general_desk"
+    neighbour = analyse("近所に8050っぽい世帯があって心配です。どこにつなげばいいですか")
+    assert neighbour.primary == "general_desk"
+    assert neighbour.reporter == "third_party"
+
+
+@pytest.mark.parametrize(
+    ("text", "reporter", "window"),
+    [
+        ("父が認知症で困っています", "family", "elderly_care"),
+        ("息子がひきこもって5年になります", "family", "hikikomori_family"),
+        ("うちの子の言葉が遅くて心配", "family", "child_development"),
+        ("隣のおばあさん、最近姿を見ない", "third_party", "elderly_care"),
+        ("友達がリスカしてるみたい", "third_party", None),
+        ("私、ずっとひきこもってます", "self", "hikikomori_ibasho"),
+        ("家賃が払えない", "self", "housing_benefit"),
+    ],
+)
+def test_reporter_and_the_window_for_the_person_described(
+    text: str, reporter: str, window: str | None
+) -> None:
+    result = analyse(text)
+    assert result.reporter == reporter
+    if window is not None:
+        assert result.primary == window
+
+
+def test_hikikomori_by_family_also_offers_the_general_desk() -> None:
+    ids = windows("息子がひきこもりで、親としてどうしたらいいか")
+    assert ids[0] == "hikikomori_family"
+    assert "general_desk" in ids
+
+
+def test_evidence_names_words_windows_weights_and_how() -> None:
+    result = analyse("介護保険の申請をしたい")
+    evidence = [e for e in result.evidence if e.window == "elderly_care"]
+    assert evidence
+    assert all(e.via in {"lemma", "reading", "surface", "fuzzy", "pattern"} for e in evidence)
+    assert all(0.0 < e.weight <= 1.0 for e in evidence)
+
+
+def test_result_contract_is_json_and_stable() -> None:
+    payload = analyse("家賃が払えなくて、もう消えたい").to_json()
+    assert list(payload) == ["windows", "urgency", "reporter", "clarify", "evidence"]
+    assert payload["urgency"] in URGENCIES
+    assert payload["reporter"] in REPORTERS
+    assert all(set(w) == {"id", "score"} for w in payload["windows"])
+    assert all(
+        set(e) == {"window", "term", "matched", "weight", "via"} for e in payload["evidence"]
+    )
+    json.dumps(payload, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u200b", "👍", "？？？"])
+def test_empty_or_meaningless_input_still_gets_a_next_step(text: str) -> None:
+    result = analyse(text)
+    assert result.primary == "general_desk"
+    assert result.clarify is True
+    assert result.urgency == "normal"
+
+
+def test_adversarial_input_timing() -> None:
+    default_engine()  # load outside the timed part
+    for text in ("ああ" * 50000 + "!", "家賃が払えなくて困っています。" * 700, "し" * 10000):
+        started = time.perf_counter()
+        analyse(text)
+        assert time.perf_counter() - started < 1.0, len(text)
