@@ -7,6 +7,7 @@ The app mounts it with `admin.mount(app, settings, database=...)` and calls
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -48,9 +49,9 @@ def mount(
     for module in (auth, case_routes, report_routes, audit_routes, user_routes):
         app.include_router(module.router(ctx), include_in_schema=False)
     try:
-        from admin import slot_routes
+        slot_routes = importlib.import_module("admin.slot_routes")
     except ImportError:  # the booking layer is not there yet
-        slot_routes = None  # type: ignore[assignment]
+        slot_routes = None
     if slot_routes is not None:
         app.include_router(slot_routes.router(ctx), include_in_schema=False)
 
@@ -66,8 +67,12 @@ def mount(
             staff = None
         return render(
             "error.html",
-            {"user": staff, "message": exc.message, "status": exc.status_code,
-             "csrf_token": staff.csrf_token if staff else ""},
+            {
+                "user": staff,
+                "message": exc.message,
+                "status": exc.status_code,
+                "csrf_token": staff.csrf_token if staff else "",
+            },
             status_code=exc.status_code,
         )
 

@@ -64,7 +64,17 @@ def router(ctx: AdminContext) -> APIRouter:
                 detail={"rows": len(rows)},
                 ip=client_ip(request),
             )
-        header = ["id", "日時", "種別", "操作者種別", "操作者ID", "対象種別", "対象ID", "詳細", "IP"]
+        header = [
+            "id",
+            "日時",
+            "種別",
+            "操作者種別",
+            "操作者ID",
+            "対象種別",
+            "対象ID",
+            "詳細",
+            "IP",
+        ]
         body = (
             [a.id, a.at, a.action, a.actor_type, a.actor_id, a.target_type, a.target_id,
              json.dumps(a.detail, ensure_ascii=False, sort_keys=True), a.ip]

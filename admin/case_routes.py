@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import yaml
@@ -132,11 +132,20 @@ def router(ctx: AdminContext) -> APIRouter:
         ]  # fmt: skip
         body = (
             [
-                row["id"], row["created_at"], row["status"], row["urgency"], row["basis"],
-                row["reporter"], row["windows"], row["connected_windows"], row["assignee"],
-                row["first_response_at"], row["closed_at"], row["contact_method"],
+                row["id"],
+                row["created_at"],
+                row["status"],
+                row["urgency"],
+                row["basis"],
+                row["reporter"],
+                row["windows"],
+                row["connected_windows"],
+                row["assignee"],
+                row["first_response_at"],
+                row["closed_at"],
+                row["contact_method"],
                 row["contact_time"],
-            ]  # fmt: skip
+            ]
             for row in rows
         )
         return csv_response("marugoto-cases.csv", header, body)
@@ -171,8 +180,10 @@ def router(ctx: AdminContext) -> APIRouter:
                 "case": detail,
                 "h": detail.handoff,
                 "flash": FLASH.get(msg, ""),
-                "flash_kind": "ok" if msg in ("claimed", "assigned", "status", "note",
-                                              "connected", "sent", "handed_back") else "warn",
+                "flash_kind": "ok"
+                if msg
+                in ("claimed", "assigned", "status", "note", "connected", "sent", "handed_back")
+                else "warn",
                 "can_act": can_act,
                 "can_reply": can_act and detail.basis in ("consent", "crisis_policy"),
                 "users": users,
@@ -267,7 +278,10 @@ def router(ctx: AdminContext) -> APIRouter:
             handoff_id,
             "status",
             lambda s: case_actions.set_status(
-                s, handoff_id=handoff_id, status=status, actor_id=staff.user_id,
+                s,
+                handoff_id=handoff_id,
+                status=status,
+                actor_id=staff.user_id,
                 ip=client_ip(request),
             ),
         )
@@ -284,7 +298,10 @@ def router(ctx: AdminContext) -> APIRouter:
             handoff_id,
             "note",
             lambda s: case_actions.add_note(
-                s, handoff_id=handoff_id, text=text, actor_id=staff.user_id,
+                s,
+                handoff_id=handoff_id,
+                text=text,
+                actor_id=staff.user_id,
                 ip=client_ip(request),
             ),
         )
@@ -294,7 +311,7 @@ def router(ctx: AdminContext) -> APIRouter:
         request: Request,
         handoff_id: int,
         csrf_token: str = Form(""),
-        windows: list[str] = Form([]),
+        windows: Annotated[list[str] | None, Form()] = None,
     ) -> Response:
         staff = acting(request, handoff_id, csrf_token)
         own_or_supervisor(staff, handoff_id)
@@ -302,7 +319,10 @@ def router(ctx: AdminContext) -> APIRouter:
             handoff_id,
             "connected",
             lambda s: case_actions.set_connected_windows(
-                s, handoff_id=handoff_id, windows=windows, actor_id=staff.user_id,
+                s,
+                handoff_id=handoff_id,
+                windows=windows or [],
+                actor_id=staff.user_id,
                 ip=client_ip(request),
             ),
         )
@@ -325,8 +345,12 @@ def router(ctx: AdminContext) -> APIRouter:
             handoff_id,
             "sent",
             lambda s: case_actions.staff_reply(
-                s, handoff_id=handoff_id, text=text, actor_id=staff.user_id,
-                request_key=request_key, ip=client_ip(request),
+                s,
+                handoff_id=handoff_id,
+                text=text,
+                actor_id=staff.user_id,
+                request_key=request_key,
+                ip=client_ip(request),
             ),
         )
 
@@ -343,7 +367,10 @@ def router(ctx: AdminContext) -> APIRouter:
             handoff_id,
             "handed_back",
             lambda s: case_actions.hand_back_to_bot(
-                s, handoff_id=handoff_id, actor_id=staff.user_id, ip=client_ip(request),
+                s,
+                handoff_id=handoff_id,
+                actor_id=staff.user_id,
+                ip=client_ip(request),
                 request_key=request_key,
             ),
         )

@@ -17,7 +17,9 @@ WIDTH = 720
 COLOURS = ("#0b5cad", "#b00020", "#1f7a3a", "#a15c00")
 
 
-def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], *, unit: str = "件") -> Markup:
+def bar_chart(
+    title: str, labels: Sequence[str], values: Sequence[float], *, unit: str = "件"
+) -> Markup:
     """Horizontal bars, one per label (values ≥ 0)."""
     count = len(labels)
     height = max(count, 1) * (BAR_HEIGHT + GAP) + 30

@@ -39,11 +39,17 @@ class SafeFormatter(logging.Formatter):
     whose tracebacks name exception types and places, never exception messages."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return neutralise(super().format(record))
-
-    def formatException(self, ei: Any) -> str:
-        error = ei[1]
-        return exception_summary(error) if isinstance(error, BaseException) else "exception"
+        # Work on a copy: another handler may have cached the full traceback (with the
+        # exception's message) in record.exc_text.
+        plain = logging.makeLogRecord(record.__dict__)
+        error = record.exc_info[1] if record.exc_info else None
+        plain.exc_info = None
+        plain.exc_text = None
+        plain.stack_info = None
+        line = super().format(plain)
+        if isinstance(error, BaseException):
+            line = f"{line} | {exception_summary(error)}"
+        return neutralise(line)
 
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -25,6 +25,10 @@ def add_commands(sub: Any) -> None:
     upgrade_parser = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
     upgrade_parser.set_defaults(handler=db_upgrade)
 
+    from admin.cli import add_commands as add_admin_commands
+
+    add_admin_commands(sub)
+
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn

@@ -30,6 +30,8 @@ CRISIS_SIGNALS = (SUICIDAL, SELF_HARM, OVERDOSE, VIOLENCE_NOW, OTHER_IN_DANGER)
 
 # Spellings of 死 that residents type: kanji, kana, look-alikes (氏, 市), 4, タヒ (folded たひ).
 _SHI = r"(?:死|し|氏|市|4|〇|○|◯|●|×|(?<!っ)たひ)"
+# 死ん… in kana only where し starts a word (マシンでもいい is not 死んでもいい).
+_SHI_N = r"(?:死|4|〇|○|◯|●|×|(?<![ぁ-ゖァ-ヺー])し|(?<=もう)し|(?<=いっそ)し)"
 _BODY = r"(?:手首|てくび|腕|うで|太もも|ふともも|太腿|脚|足首|からだ|身体|体)"
 _DRUG = r"(?:薬|くすり|睡眠薬|眠剤|みんざい|市販薬|精神薬|頓服|ロキソニン|ろきそにん|ぶろん|ブロン)"
 _MANY = (
@@ -85,7 +87,9 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _p(
         SUICIDAL,
         "死んでしまいたい",
-        r"(?:死|し)ん(?:で|じゃ)(?:しまいたい|しまおう|しまえたら|いたい|おうかな|おう|やる|もいい|も構わ|もかまわ)"
+        _SHI_N
+        + r"ん(?:で|じゃ)(?:しまいたい|しまおう|しまえたら|いたい|おうかな|おう|やる|もいい|も構わ"
+        r"|もかまわ)"
         r"|(?:死|し)ぬ(?:つもり|こと(?:に|を)決め|決心|覚悟)|いっそ(?:死|し)|(?:死|し)んだら(?:楽|らく|どんなに)"
         r"|(?:今から|いまから|今日|きょう|今夜|こんや|明日|あした)(?:死|し)(?:ぬ|にます)"
         r"|(?:死|し)にます|(?:死|し)ぬね(?!む)|(?:死|し)なせ",
@@ -152,7 +156,13 @@ _PATTERNS: tuple[_Pattern, ...] = (
         r"|(?:終わり|おわり)にする(?!か|の)|(?:終わら|おわら)せ(?:たい|よう|たく|る)"
         r"|(?:命|いのち)を?(?:絶|断)",
     ),
-    _p(SUICIDAL, "もう限界", r"もう(?:限界|げんかい)"),
+    _p(SUICIDAL, "もう限界", r"もう(?:限界|げんかい)(?!突破|とっぱ|価格|まで)"),
+    _p(
+        SUICIDAL,
+        "もう生きていけない",
+        r"もう(?:生|い)きて(?:いけ|け)(?:ない|ねー|ません)|人生(?:ごと)?(?:を)?(?:やめ|辞め|止め|リタイア)たい"
+        r"|(?:生|い)きるのを(?:やめ|辞め|諦め|あきらめ)",
+    ),
     _p(
         SUICIDAL,
         "首を吊る",
@@ -231,7 +241,8 @@ _PATTERNS: tuple[_Pattern, ...] = (
         r"殺される|ころされる|殺すぞ|ころすぞ|殺すって|ころすって|包丁を?(?:向け|突きつけ|持って)"
         r"|刃物を?(?:向け|持って)|監禁|閉じ込められ|とじこめられ|れいぷ|性的(?:な)?(?:暴力|被害|虐待)"
         r"|無理やり|むりやり|襲われ|おそわれ|待ち伏せ|まちぶせ|つけられて|追いかけられ|殺すと言われ|殺すって言われ"
-        r"|性的暴行|性暴力を受け|暴れて(?:る|いる|います)|あばれて(?:る|いる)|突き飛ばされ|つきとばされ|押し倒され"
+        r"|性的暴行|性暴力を受け|(?:知らない|しらない)(?:男|人|ひと)が(?:家|部屋|いえ)に|(?:家|部屋|いえ)に(?:知らない|しらない)(?:男|人|ひと)"
+        r"|暴れて(?:る|いる|います)|あばれて(?:る|いる)|突き飛ばされ|つきとばされ|押し倒され"
         r"|物を投げ(?:られ|て(?:く|き))|引きずられ|(?:けが|ケガ|怪我)を?させ",
     ),
     _p(VIOLENCE_NOW, "虐待されている", r"虐待(?:されて|され|を受け)|ぎゃくたい(?:され|を受け)"),
@@ -273,7 +284,7 @@ _NEGATION_AFTER_TAKU = re.compile(
     r"(?:は|も|なんか|とか)?(?:ない|ねー|ねえ|無い|ありません|なかった)"
 )
 _NEGATION_AFTER = re.compile(
-    r"[^。!?]{0,6}?(?:思わ|おもわ|思って(?:い)?な|おもって(?:い)?な|言わ|いわな|考えて(?:い)?な|"
+    r"[^。!?]{0,6}?(?:思わ|おもわ|思って(?:い)?な|おもって(?:い)?な|言わな|いわな|考えて(?:い)?な|"
     r"じゃな|ではな|わけじゃ|わけでは|わけでもな|訳じゃ|訳では|つもりはな|気はな|きはな|ことはな|よりは)"
 )
 # Words that make 楽になりたい / 終わりにしたい / もう限界 / 切ってる about something else.
@@ -304,6 +315,9 @@ _CONTEXT_SPAN = 12
 _AMBIGUOUS_AFTER = {
     "自殺": re.compile(r"(?:防止|予防|対策|総合対策|のニュース|の報道|統計|について学|者数|率)"),
     "家に帰れない": re.compile(r"(?:事情|理由|わけ)"),
+    "殺される": re.compile(
+        r"[^。!?]{0,8}?(?:冗談|じょうだん|ふざけ|ゲーム|げーむ|漫画|まんが|ドラマ)"
+    ),
 }
 # Being hit counts as happening now only with a sign of now (殴られてる, 今, 毎日, 助けて).
 _NEEDS_NOW = frozenset({"殴られる"})
@@ -311,6 +325,7 @@ _NOW_AFTER = re.compile(r"(?:てる|ている|ています|てます|続け|そ�
 _NOW_BEFORE = re.compile(r"(?:今|いま|毎日|まいにち|毎晩|いつも|また|今日も|きょうも|さっき)")
 _URGENT = re.compile(
     r"助けて|たすけて|怖い|こわい|逃げ|にげ|隠れ|かくれ|帰りたくな|かえりたくな|殺され|けが|怪我|血が|警察"
+    r"|腫れ|はれて|あざ|痣|痛い|いたい|骨|救急|110"
 )
 _PAST_BEFORE = re.compile(
     r"(?:前は|まえは|昔は|昔|むかし|以前|学生の頃|学生時代|若い頃|一時期|当時)"
@@ -320,6 +335,13 @@ _PAST_AFTER = re.compile(
 )
 # Indirect phrases that a denial elsewhere in the message (死にたくはない。でも…) lowers.
 _SOFT_INDIRECT = frozenset({"生きるのがつらい", "楽になりたい", "もう限界", "生きてる意味ない"})
+# A word right before the phrase that makes it about something else (仕事終わりにしたい).
+_UNRELATED_RIGHT_BEFORE = {
+    "終わりにしたい": re.compile(
+        r"(?:仕事|作業|話|関係|付き合い|契約|喧嘩|けんか|連絡|同居|片付け|会議|勉強|今日|バイト|ゲーム)"
+        r"(?:を|は|も)?$"
+    ),
+}
 #: In these contexts the phrase is plainly about something else (髪を切ってる, 終電で家に帰れない).
 _UNRELATED_IN_CONTEXT = frozenset({"切ってる", "家に帰れない"})
 
@@ -358,6 +380,9 @@ def _past(label: str, text: str, start: int, end: int) -> bool:
 
 
 def _status(pattern: _Pattern, text: str, start: int, end: int) -> str:
+    right_before = _UNRELATED_RIGHT_BEFORE.get(pattern.label)
+    if right_before is not None and right_before.search(text[max(0, start - 6) : start]):
+        return "unrelated"
     if _negated(text, end):
         return "negated"
     if _past(pattern.label, text, start, end):

@@ -20,6 +20,7 @@ A window's score combines its matched meaning groups: 1 − Π(1 − weight), in
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon
 from triage import crisis, reporter
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
-from triage.normalise import clean, fold, normalise
+from triage.normalise import bare, clean, fold, normalise
 
 #: A window is returned when its score reaches this…
 MIN_SCORE = 0.3
@@ -37,6 +38,8 @@ MIN_RELATIVE = 0.3
 MAX_WINDOWS = 4
 #: A matched word this short (characters) can be part of a longer phrase of another meaning.
 SHORT_WORD = 4
+#: A word claimed by a context group may be this many characters shorter than the other match.
+CONTEXT_SLACK = 2
 #: Scores closer than this count as a tie, broken by which worry the message names first.
 TIE = 0.015
 #: Non-vague evidence at least this strong means we understood the worry (no question back).
@@ -63,11 +66,15 @@ _FUNCTION_POS = frozenset({"補助記号", "空白"})
 _DROPPABLE_PARTICLES = frozenset(
     {"が", "を", "は", "も", "って", "とか", "なんか", "ね", "よ", "さ", "わ"}
 )
+_NEGATIONS = frozenset({"ない", "無い", "ぬ", "ず"})
 _CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "連体詞", "接頭辞"})
 
 
+_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
 def _has_kanji(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
+    return _KANJI.search(text) is not None
 
 
 def _is_kana_only(text: str) -> bool:
@@ -156,12 +163,14 @@ class Engine:
         for index, group in enumerate(self.groups):
             for term in group.terms:
                 self._compile(_Term(index, term, group.weight))
+        self._fuzzy_keys = [key for key, _ in self._fuzzy]
 
     # --- building ------------------------------------------------------------------------
     def _compile(self, term: _Term) -> None:
         key = fold(clean(term.term))
-        if len(key) >= 2 and (not _is_kana_only(key) or len(key) >= SURFACE_MIN_KANA):
-            self._surface.setdefault(key[:2], []).append((key, term))
+        surface = bare(key)
+        if len(surface) >= 2 and (not _is_kana_only(surface) or len(surface) >= SURFACE_MIN_KANA):
+            self._surface.setdefault(surface[:2], []).append((surface, term))
         if len(key) >= FUZZY_MIN_LEN:
             self._fuzzy.append((key, term))
         tokens = self.tokenizer.tokens(clean(term.term))
@@ -171,7 +180,7 @@ class Engine:
             self._lemma.setdefault(lemmas, []).append(term)
             self._lemma_first.add(lemmas[0])
             self._lemma_max = max(self._lemma_max, len(lemmas))
-        reading = "".join(t.reading for t in tokens)
+        reading = "".join(t.reading for t in tokens if not t.function)
         if len(reading) >= 2 and "*" not in reading:
             self._reading.setdefault(reading, []).append(term)
             self._reading_max = max(self._reading_max, len(reading))
@@ -184,23 +193,37 @@ class Engine:
             if first not in self._lemma_first:
                 continue
             for k in range(1, min(self._lemma_max, len(lemmas) - i) + 1):
-                for term in self._lemma.get(tuple(lemmas[i : i + k]), ()):
+                key = tuple(lemmas[i : i + k])
+                if key not in self._lemma:
+                    continue
+                # 貸してもらえる is not 貸してもらえない: a negation right after flips it.
+                if (
+                    i + k < len(lemmas)
+                    and lemmas[i + k] in _NEGATIONS
+                    and key[-1] not in _NEGATIONS
+                ):
+                    continue
+                for term in self._lemma[key]:
                     matched = "".join(t.surface for t in seq[i : i + k])
                     _record(hits, term, matched, "lemma", seq[i].start, seq[i + k - 1].end)
 
     def _match_readings(self, tokens: Sequence[_Token], hits: dict[int, _Hit]) -> None:
+        kanji = [_has_kanji(t.surface) for t in tokens]
         for i in range(len(tokens)):
             reading = ""
-            surface = ""
             content = False
             for j in range(i, len(tokens)):
+                if kanji[j]:
+                    break  # written in kanji: the lemma and surface passes decide
+                if tokens[j].function:
+                    continue  # が, を, は … (ﾎｼｮｳﾆﾝ ｲﾅｲ = 保証人がいない)
                 reading += tokens[j].reading
-                surface += tokens[j].surface
-                content = content or tokens[j].content
-                if len(reading) > self._reading_max or _has_kanji(surface):
+                if len(reading) > self._reading_max:
                     break
-                if content:
-                    for term in self._reading.get(reading, ()):
+                content = content or tokens[j].content
+                if content and reading in self._reading:
+                    surface = "".join(t.surface for t in tokens[i : j + 1])
+                    for term in self._reading[reading]:
                         _record(hits, term, surface, "reading", tokens[i].start, tokens[j].end)
 
     def _match_surface(self, folded: str, hits: dict[int, _Hit]) -> None:
@@ -213,9 +236,18 @@ class Engine:
                     _record(hits, term, key, "surface", i, i + len(key))
 
     def _match_fuzzy(self, folded: str, hits: dict[int, _Hit]) -> None:
-        from rapidfuzz import fuzz
+        from rapidfuzz import fuzz, process
 
-        for key, term in self._fuzzy:
+        # One C++ pass over every long term, then the guards on the few candidates.
+        candidates = process.extract(
+            folded,
+            self._fuzzy_keys,
+            scorer=fuzz.partial_ratio,
+            score_cutoff=FUZZY_CUTOFF,
+            limit=None,
+        )
+        for key, _, index in candidates:
+            term = self._fuzzy[index][1]
             if term.group in hits or len(folded) < len(key):
                 continue
             found = fuzz.partial_ratio_alignment(key, folded, score_cutoff=FUZZY_CUTOFF)
@@ -240,7 +272,7 @@ class Engine:
         hits: dict[int, _Hit] = {}
         self._match_lemmas(tokens, hits)
         self._match_readings(tokens, hits)
-        self._match_surface(norm.fold, hits)
+        self._match_surface(norm.bare, hits)
         scores, first, evidence, confident = self._score(hits, writer)
         if not confident and norm.fold.strip():
             self._match_fuzzy(norm.fold, hits)
@@ -279,11 +311,17 @@ class Engine:
             if _counts(self.groups[i], writer, hits, self.groups)
             and not _inside_longer(i, h, hits, self.groups)
         ]
+        live = [(i, h) for i, h in live if not _claimed_in_context(i, h, live, self.groups)]
         specific = any(not self.groups[i].vague for i, _ in live)
+        taken: dict[str, list[tuple[int, int]]] = {}
         for index, hit in sorted(live, key=lambda kv: -kv[1].weight):
             group = self.groups[index]
             if group.vague and specific:
                 continue  # しんどい next to 家賃 is colour, not a second topic
+            spans = taken.setdefault(group.window, [])
+            if any(hit.start < end and start < hit.end for start, end in spans):
+                continue  # the same words, found again by a synonym group: count them once
+            spans.append((hit.start, hit.end))
             miss[group.window] = miss.get(group.window, 1.0) * (1.0 - hit.weight)
             first[group.window] = min(first.get(group.window, hit.start), hit.start)
             evidence.append(Evidence(group.window, hit.term, hit.matched, hit.weight, hit.via))
@@ -327,6 +365,22 @@ def _inside_longer(
         and hit.end <= other.end
         and other.end - other.start >= hit.end - hit.start + 2
         for j, other in hits.items()
+    )
+
+
+def _claimed_in_context(
+    index: int, hit: _Hit, live: Sequence[tuple[int, _Hit]], groups: Sequence[MeaningGroup]
+) -> bool:
+    """The same words read in a context another window asked for (いじめられ from a child
+    writing → child_ombuds, not education) belong to that window only."""
+    window = groups[index].window
+    return any(
+        groups[j].requires
+        and groups[j].window != window
+        and other.start < hit.end
+        and hit.start < other.end
+        and (hit.end - hit.start) - (other.end - other.start) <= CONTEXT_SLACK
+        for j, other in live
     )
 
 

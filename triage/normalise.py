@@ -100,6 +100,12 @@ def fold(cleaned: str) -> str:
     return "".join(_SMALL_VOWELS.get(ch, ch) for ch in folded)
 
 
+def bare(folded: str) -> str:
+    """`fold` without long-vowel marks, for surface matching only: でいさーびす, でいさびす and
+    デイサービス meet here whichever way the resident stretched (or did not stretch) them."""
+    return folded.replace("ー", "")
+
+
 def compact(folded: str) -> str:
     """`fold` without spaces and punctuation (し に た い → しにたい)."""
     return "".join(ch for ch in folded if ch not in _PUNCT_FOR_COMPACT)
@@ -110,6 +116,8 @@ class Normalised:
     clean: str
     fold: str
     compact: str
+    #: `fold` without ー (surface matching).
+    bare: str
     #: `clean` without spaces/punctuation but in its original script (タヒ stays katakana).
     compact_script: str
 
@@ -121,5 +129,6 @@ def normalise(text: str) -> Normalised:
         clean=c,
         fold=f,
         compact=compact(f),
+        bare=bare(f),
         compact_script="".join(ch for ch in c if ch not in _PUNCT_FOR_COMPACT),
     )

@@ -228,7 +228,9 @@ def basis_for(handoff: Handoff, resident: Resident | None) -> str:
     return "none"
 
 
-def queue(session: Session, viewer: Viewer, f: QueueFilters, page_size: int = PAGE_SIZE) -> QueuePage:
+def queue(
+    session: Session, viewer: Viewer, f: QueueFilters, page_size: int = PAGE_SIZE
+) -> QueuePage:
     where = _filtered(viewer, f)
     base = select(Handoff, Resident).join(Resident, Resident.id == Handoff.resident_id)
     total = int(
@@ -243,10 +245,7 @@ def queue(session: Session, viewer: Viewer, f: QueueFilters, page_size: int = PA
     pages = max(1, -(-total // page_size))
     page = min(f.page, pages)
     result = session.execute(
-        base.where(*where)
-        .order_by(*SORTS[f.sort])
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        base.where(*where).order_by(*SORTS[f.sort]).offset((page - 1) * page_size).limit(page_size)
     ).all()
     names = _names(session)
     rows = [_row(session, handoff, resident, names) for handoff, resident in result]
@@ -282,9 +281,7 @@ def _latest_text(session: Session, resident_id: int) -> str | None:
     )
 
 
-def _row(
-    session: Session, handoff: Handoff, resident: Resident, names: dict[int, str]
-) -> QueueRow:
+def _row(session: Session, handoff: Handoff, resident: Resident, names: dict[int, str]) -> QueueRow:
     basis = basis_for(handoff, resident)
     summary_ok = basis in ("consent", "crisis_policy")
     snippet = _latest_text(session, resident.id) if basis == "consent" else None
@@ -453,7 +450,9 @@ def _bookings(session: Session, resident_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def export_rows(session: Session, viewer: Viewer, f: QueueFilters, limit: int = 50_000) -> list[dict[str, Any]]:
+def export_rows(
+    session: Session, viewer: Viewer, f: QueueFilters, limit: int = 50_000
+) -> list[dict[str, Any]]:
     """The case list for CSV: metadata always; contact fields only with consent; never
     message text."""
     where = _filtered(viewer, f)

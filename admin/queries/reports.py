@@ -29,7 +29,11 @@ from admin.labels import REPORTER_LABELS, STATUS_LABELS, URGENCY_LABELS, window_
 from admin.templating import TOKYO
 from bot.models.core import Handoff, Message
 
-SERVICE_LABELS = {"consultation": "福祉総合相談", "ibasho": "居場所", "family_gathering": "家族の集い"}
+SERVICE_LABELS = {
+    "consultation": "福祉総合相談",
+    "ibasho": "居場所",
+    "family_gathering": "家族の集い",
+}
 
 
 @dataclass
@@ -157,7 +161,7 @@ def handoffs(session: Session, lo: datetime, hi: datetime, months: list[str]) ->
         Table(
             "first_response", "初回対応までの時間(分)",
             ["月", "対応済み件数", "中央値(分)", "平均(分)", "最長(分)"], response_rows,
-            chart=[(m, float(r[2]) if r[2] != "" else 0.0) for m, r in zip(months, response_rows, strict=True)],
+            chart=[(m, _median_of(r)) for m, r in zip(months, response_rows, strict=True)],
             chart_unit="分",
             note="引き継ぎの作成から、職員が最初に LINE で返信するまで。",
         ),
@@ -167,6 +171,11 @@ def handoffs(session: Session, lo: datetime, hi: datetime, months: list[str]) ->
             chart=[(window_label(w), n) for w, n in connected.most_common()],
         ),
     ]  # fmt: skip
+
+
+def _median_of(row: list[Any]) -> float:
+    value = row[2]
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def crisis(session: Session, lo: datetime, hi: datetime, months: list[str]) -> list[Table]:
@@ -185,7 +194,9 @@ def crisis(session: Session, lo: datetime, hi: datetime, months: list[str]) -> l
     case_count = Counter(month_of(r[0]) for r in cases)
     return [
         Table(
-            "crisis", "危機対応の件数", ["月", "危機のメッセージ", "緊急の引き継ぎ"],
+            "crisis",
+            "危機対応の件数",
+            ["月", "危機のメッセージ", "緊急の引き継ぎ"],
             [[m, msg_count[m], case_count[m]] for m in months],
             chart=[(m, msg_count[m]) for m in months],
         )
@@ -224,9 +235,7 @@ def bookings(session: Session, lo: datetime, hi: datetime, months: list[str]) ->
     first_by_resident: dict[int, datetime] = {}
     for resident_id, starts_at in firsts:
         first_by_resident.setdefault(resident_id, starts_at)
-    first_visits = Counter(
-        month_of(t) for t in first_by_resident.values() if lo <= t < hi
-    )
+    first_visits = Counter(month_of(t) for t in first_by_resident.values() if lo <= t < hi)
     return [
         Table(
             "bookings", "予約と出席", ["月", "内容", "予約", "予約中", "出席", "欠席", "取り消し"],

@@ -379,32 +379,36 @@ def book(
         return BookResult("full")
     if mode == "phone" and phone is None:
         raise ValueError("a phone booking needs a number")
-    same = session.scalar(
-        select(Booking).where(
-            Booking.slot_id == slot_id,
-            Booking.resident_id == resident.id,
-            Booking.status == "active",
-        )
-    )
+    # One look at the resident's active bookings answers both "this slot already?" and
+    # "too many?" (the partial unique index backs the first up).
+    held = session.execute(
+        select(Booking.id, Booking.slot_id, Slot.ends_at)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Booking.resident_id == resident.id, Booking.status == "active")
+    ).all()
+    same = next((row.id for row in held if row.slot_id == slot_id), None)
     if same is not None:
-        return BookResult("already", _view_of(session, same), service_id=slot.service_id)
-    upcoming = [b for b in bookings_of(session, resident.id, now=now) if b.booking_id != replacing]
+        view = _view_of(session, session.get_one(Booking, same))
+        return BookResult("already", view, service_id=slot.service_id)
+    upcoming = [row for row in held if row.ends_at > now and row.id != replacing]
     if len(upcoming) >= dialogue.MAX_ACTIVE_BOOKINGS:
         return BookResult("too_many", service_id=slot.service_id)
-    if not _take_seat(session, slot_id, now):
-        # On PostgreSQL the CAS may have waited for a twin tap's transaction: look again.
-        earlier = _by_request_key(session, key)
-        if earlier is not None:
-            return BookResult("duplicate", _view_of(session, earlier))
+    serialised = session.get_bind().dialect.name == "sqlite"  # BEGIN IMMEDIATE: no twin can
+    if not _take_seat(session, slot_id, now):  # commit between our first look and the CAS
+        if not serialised:
+            # On PostgreSQL the CAS may have waited for a twin tap's transaction: look again.
+            earlier = _by_request_key(session, key)
+            if earlier is not None:
+                return BookResult("duplicate", _view_of(session, earlier))
         alternatives = nearest_alternatives(
             session, slot.service_id, slot.starts_at, now=now, exclude=slot_id
         )
         return BookResult("full", alternatives=tuple(alternatives), service_id=slot.service_id)
-    earlier = _by_request_key(session, key)
-    if earlier is not None:  # the twin committed while we waited: undo our seat
-        _give_back_seat(session, slot_id)
-        return BookResult("duplicate", _view_of(session, earlier))
-    session.refresh(slot)
+    if not serialised:
+        earlier = _by_request_key(session, key)
+        if earlier is not None:  # the twin committed while we waited: undo our seat
+            _give_back_seat(session, slot_id)
+            return BookResult("duplicate", _view_of(session, earlier))
     snapshot, handoff_id = _summary_for(session, resident, summary)
     booking = Booking(
         reference=new_reference(session),

@@ -71,9 +71,7 @@ def _set_staff_active(session: Session, handoff: Handoff) -> None:
         resident.staff_active = handoff.status in STAFF_ACTIVE_STATUSES
 
 
-def claim(
-    session: Session, *, handoff_id: int, staff_id: int, ip: str | None = None
-) -> bool:
+def claim(session: Session, *, handoff_id: int, staff_id: int, ip: str | None = None) -> bool:
     """Take an unassigned case. Atomic: of two staff claiming at once, exactly one wins
     (a conditional UPDATE … WHERE assigned_to IS NULL); the other gets False."""
     now = utcnow()
@@ -200,9 +198,7 @@ def hand_back_to_bot(
                 origin="staff",
                 priority=STAFF_PRIORITY,
             )
-            session.add(
-                Message(resident_id=resident.id, direction="bot", text=HAND_BACK_TEXT)
-            )
+            session.add(Message(resident_id=resident.id, direction="bot", text=HAND_BACK_TEXT))
     return handoff
 
 
@@ -367,5 +363,104 @@ def record_view(
     )
 
 
-def waiting_since(handoff: Handoff) -> datetime:
-    return handoff.created_at
+def staff_book(
+    session: Session,
+    *,
+    handoff_id: int,
+    slot_id: int,
+    mode: str,
+    actor_id: int,
+    now: datetime,
+    request_key: str,
+    ip: str | None = None,
+) -> str:
+    """Book a slot for a case's resident from the slots screen; the resident is told on
+    LINE. Returns the booking action's status (booked | duplicate | already | full |
+    too_many)."""
+    from bot.actions import booking
+    from bot.conversation.booking import booked_messages
+
+    handoff = _handoff(session, handoff_id)
+    resident = session.get(Resident, handoff.resident_id)
+    if resident is None or not resident.following or resident.erased_at is not None:
+        raise CaseError("unreachable")
+    if mode not in ("visit", "phone"):
+        raise CaseError("bad_mode")
+    phone = handoff.contact_phone if mode == "phone" else None
+    if mode == "phone" and not phone:
+        raise CaseError("no_phone")
+    result = booking.book(
+        session,
+        resident=resident,
+        slot_id=slot_id,
+        mode=mode,
+        phone=phone,
+        now=now,
+        request_key=f"staff-{_check_key(request_key)}",
+        actor_type="staff",
+        actor_id=actor_id,
+    )
+    if result.status == "booked" and result.booking is not None:
+        enqueue_push(
+            session,
+            resident_id=resident.id,
+            line_user_id=resident.line_user_id,
+            messages=booked_messages(result.booking),
+            dedupe_key=f"staff-booked:{result.booking.booking_id}",
+            origin="staff",
+            priority=STAFF_PRIORITY,
+        )
+    return result.status
+
+
+def staff_move(
+    session: Session,
+    *,
+    booking_id: int,
+    new_slot_id: int,
+    actor_id: int,
+    now: datetime,
+    request_key: str,
+    ip: str | None = None,
+) -> str:
+    """Move a booking to another slot (both or neither); the resident is told on LINE."""
+    from bot.actions import booking
+    from bot.conversation.booking import booked_messages
+    from bot.models.booking import Booking
+
+    row = session.get(Booking, booking_id)
+    if row is None:
+        raise CaseError("not_found")
+    resident = session.get(Resident, row.resident_id)
+    if resident is None:
+        raise CaseError("not_found")
+    result = booking.reschedule(
+        session,
+        resident=resident,
+        booking_id=booking_id,
+        new_slot_id=new_slot_id,
+        now=now,
+        request_key=f"staff-{_check_key(request_key)}",
+    )
+    if result.status == "booked" and result.booking is not None:
+        audit.record(
+            session,
+            actor_type="staff",
+            actor_id=actor_id,
+            action="booking.move",
+            target_type="booking",
+            target_id=booking_id,
+            detail={"new_booking_id": result.booking.booking_id, "slot_id": new_slot_id},
+            ip=ip,
+        )
+        if resident.following and resident.erased_at is None:
+            enqueue_push(
+                session,
+                resident_id=resident.id,
+                line_user_id=resident.line_user_id,
+                messages=booked_messages(result.booking, rescheduled=True),
+                dedupe_key=f"staff-moved:{result.booking.booking_id}",
+                origin="staff",
+                priority=STAFF_PRIORITY,
+            )
+    return result.status

@@ -242,6 +242,21 @@ def mark_sent(
     return _changed(result)
 
 
+def mark_sent_many(
+    session: Session, outbox_ids: list[int], *, via: str, now: datetime, note: str | None = None
+) -> int:
+    """mark_sent for many rows in one statement (the sender records a batch at once)."""
+    if not outbox_ids:
+        return 0
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(outbox_ids), Outbox.status == "sending")
+        .values(status="sent", sent_via=via, sent_at=now, lease_until=None, last_error=note)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def schedule_retry(
     session: Session, outbox_id: int, *, next_attempt_at: datetime, error: str
 ) -> bool:

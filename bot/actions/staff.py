@@ -19,7 +19,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.actions import audit
 from bot.models.base import utcnow
@@ -274,7 +274,9 @@ class LoginResult:
     reason: str = "bad_credentials"
 
 
-def _failures_since(session: Session, column: object, value: str, since: datetime) -> int:
+def _failures_since(
+    session: Session, column: InstrumentedAttribute[str], value: str, since: datetime
+) -> int:
     count = session.scalar(
         select(func.count())
         .select_from(LoginAttempt)

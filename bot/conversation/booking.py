@@ -480,7 +480,7 @@ def _picker(service_id: str, now: datetime, move: int | None) -> Message:
 def _slot_action(slot: SlotView, move: int | None) -> Message:
     return postback(
         short_when(slot.starts_at),
-        _data("pick", sl=slot.slot_id, mv=move),
+        _data("pick", sl=slot.slot_id, s=slot.service_id, mv=move),
         when_text(slot.starts_at),
     )
 
@@ -612,7 +612,8 @@ def _on_pick(tap: _Tap) -> BookingTurn:
         return _confirm_turn(slot, service.modes[0], None, tap.now)
     labels = texts()["mode_labels"]
     actions = [
-        postback(labels[mode], _data("mode", sl=slot.slot_id, m=mode)) for mode in service.modes
+        postback(labels[mode], _data("mode", sl=slot.slot_id, s=slot.service_id, m=mode))
+        for mode in service.modes
     ]
     return BookingTurn((text_message(_t("choose_mode"), [*actions, _quit_action()]),))
 
@@ -621,7 +622,7 @@ def _on_mode(tap: _Tap) -> BookingTurn:
     slot_id = tap.get_int("sl")
     slot = tap.port.slot(slot_id) if slot_id is not None else None
     if slot is None:
-        return _gone(tap, None)
+        return _gone(tap, tap.fields.get("s"))
     mode = tap.fields.get("m", "")
     if mode not in _service(slot.service_id).modes:
         return _on_pick(tap)

@@ -15,6 +15,7 @@ Order of checks on a text (principles in DESIGN.md):
 from __future__ import annotations
 
 import logging
+import traceback
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ Json = dict[str, Any]
 #: clarifying questions) and a handoff stays marked crisis.
 CRISIS_MEMORY = timedelta(hours=24)
 MAX_WINDOWS_SHOWN = 3
+#: Only words that weighed this much in the triage are quoted back as "why".
+_WORD_WEIGHT = 0.5
 CONTACT_TIME_MAX = 60
 
 _ERASE = frozenset({"削除", "削除して", "削除する", "削除したい", "削除してください", "データ削除"})
@@ -205,9 +208,17 @@ def step(state: State, event: events.Event, ctx: Context) -> Step:
     wrong, the resident still gets the 福祉総合相談窓口 and a 24-hour line."""
     try:
         return step_strict(state, event, ctx)
-    except Exception:
-        log.exception("conversation step failed (event %s)", type(event).__name__)
+    except Exception as error:
+        log.error("conversation step failed (event %s): %s", type(event).__name__, _where(error))
         return _fallback(state, ctx)
+
+
+def _where(error: BaseException) -> str:
+    """The error's type and where it was raised — never its message, which may quote the
+    resident's words (privacy: logs carry ids, not text)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    place = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return type(error).__name__ + place
 
 
 def step_strict(state: State, event: events.Event, ctx: Context) -> Step:
@@ -279,9 +290,9 @@ def _on_text(state: State, text: str, ctx: Context) -> Step:
         return _phone_given(state, phone, ctx)
     try:
         analysis = ctx.analyse(text)
-    except Exception:
+    except Exception as error:
         # The resident still gets the desk and a 24-hour line, and can still erase.
-        log.exception("triage failed; answering with the fallback")
+        log.error("triage failed, answered with the fallback: %s", _where(error))
         if command in _ERASE:
             return _erase_confirm(state)
         if command in _WITHDRAW:
@@ -369,7 +380,10 @@ def _clarify(state: State, analysis: Analysis, ctx: Context) -> Step:
     if analysis.urgency == "concern":
         replies.append(crisis.concern_check_in(ctx.now, ()))
     choices = [_category_action(key, analysis.reporter) for key in _CLARIFY_CHOICES]
-    replies.append(messages.text(texts.text("clarify.ask"), [*choices, _staff_action()]))
+    question = texts.text("clarify.ask")
+    if analysis.reporter in ("family", "third_party"):
+        question = _ack(analysis.reporter, False) + "\n" + question
+    replies.append(messages.text(question, [*choices, _staff_action()]))
     return Step(state.evolve(phase="clarify", windows=(GENERAL_DESK,)), replies)
 
 
@@ -400,7 +414,8 @@ def _words(analysis: Analysis | None, shown: Sequence[Window]) -> list[str]:
         return []
     ids = {w.id for w in shown}
     words: list[str] = []
-    for evidence in analysis.evidence:
+    strong = [e for e in analysis.evidence if e.weight >= _WORD_WEIGHT]
+    for evidence in sorted(strong, key=lambda e: -e.weight):
         # The lexicon term reads naturally (部屋から出てこない); `matched` is the normalised
         # lemma run (部屋出こない), which would look garbled to the resident.
         word = (evidence.matched if evidence.via == "surface" else evidence.term).strip()

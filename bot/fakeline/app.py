@@ -28,6 +28,9 @@ PATHS = {
     "push": "/v2/bot/message/push",
     "loading": "/v2/bot/chat/loading/start",
 }
+#: LINE IDs: U (user), C (group), R (room) and 32 hex digits; loading works in 1:1 chats only.
+_CHAT_ID = re.compile(r"^[UCR][0-9a-f]{32}$")
+_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -93,6 +96,10 @@ def create_fake_line_app(
                 seconds = body.get("loadingSeconds", 20)
                 if not isinstance(seconds, int) or seconds % 5 or not 5 <= seconds <= 60:
                     problems.append("loadingSeconds must be 5..60 in steps of 5")
+        if endpoint in ("push", "loading"):
+            pattern = _USER_ID if endpoint == "loading" else _CHAT_ID
+            if not isinstance(user_id, str) or not pattern.match(user_id):
+                problems.append("to/chatId is not a LINE user, group or room ID")
         if retry_key is not None and (endpoint == "reply" or not _UUID.match(retry_key)):
             problems.append("X-Line-Retry-Key must be a UUID, and only on push")
         if validator is not None:

@@ -43,7 +43,7 @@ class SendRequest(BaseModel):
     params: dict[str, str] | None = None
 
 
-def _message_event(user_id: str, message: dict[str, Any]) -> dict[str, Any]:
+def _message_event(message: dict[str, Any]) -> dict[str, Any]:
     return {"type": "message", "message": {"id": _id_digits(), **message}}
 
 
@@ -57,7 +57,6 @@ def build_event(request: SendRequest) -> dict[str, Any]:
         if not request.text:
             raise HTTPException(422, "text required")
         event = _message_event(
-            request.user_id,
             {"type": "text", "text": request.text, "quoteToken": uuid.uuid4().hex},
         )
     elif request.kind == "postback":
@@ -69,7 +68,6 @@ def build_event(request: SendRequest) -> dict[str, Any]:
         event = {"type": "postback", "postback": postback}
     elif request.kind == "sticker":
         event = _message_event(
-            request.user_id,
             {
                 "type": "sticker",
                 "packageId": "446",
@@ -80,7 +78,6 @@ def build_event(request: SendRequest) -> dict[str, Any]:
         )
     elif request.kind == "image":
         event = _message_event(
-            request.user_id,
             {
                 "type": "image",
                 "contentProvider": {"type": "line"},
@@ -89,7 +86,6 @@ def build_event(request: SendRequest) -> dict[str, Any]:
         )
     elif request.kind == "location":
         event = _message_event(
-            request.user_id,
             {"type": "location", "title": "現在地", "latitude": 35.6996, "longitude": 139.5031},
         )
     else:
@@ -106,6 +102,17 @@ def build_event(request: SendRequest) -> dict[str, Any]:
         }
     )
     return event
+
+
+def _own_base_url(request: Request) -> str:
+    """This server's own address, from the socket it listens on (not the Host header, so
+    a forged Host cannot send the signed body elsewhere)."""
+    server = request.scope.get("server")
+    if server and server[1]:
+        host = str(server[0])
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{server[1]}"
+    return str(request.base_url).rstrip("/")
 
 
 def router(settings: Settings) -> APIRouter:
@@ -154,7 +161,7 @@ def router(settings: Settings) -> APIRouter:
                 ensure_ascii=False,
                 separators=(",", ":"),
             ).encode("utf-8")
-            own = str(request.base_url).rstrip("/")
+            own = _own_base_url(request)
             answer = await client.post(
                 own + WEBHOOK_PATH,
                 content=payload,

@@ -24,9 +24,13 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy.orm import Session
 
 from bot.actions import outbox
 from bot.actions.outbox import ClaimedOutbox
@@ -68,90 +72,119 @@ def backoff_delay(attempts: int, config: SenderConfig, rng: random.Random | None
     return float(step / 2 + jitter)
 
 
-def _claim(db: Database, now: datetime, limit: int, config: SenderConfig) -> list[ClaimedOutbox]:
-    with db.write() as session:
-        return outbox.claim_due(session, now=now, limit=limit, lease_seconds=config.lease_seconds)
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row, to be written to the outbox (no content inside)."""
+
+    row: ClaimedOutbox
+    kind: Literal["sent", "retry", "dead"]
+    at: datetime
+    via: str | None = None
+    note: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
 
 
-def _finish_sent(
-    db: Database, row: ClaimedOutbox, via: str, now: datetime, note: str | None
-) -> None:
-    with db.write() as session:
-        outbox.mark_sent(session, row.id, via=via, now=now, note=note)
-
-
-def _finish_retry(db: Database, row: ClaimedOutbox, when: datetime, error: str) -> None:
-    with db.write() as session:
-        outbox.schedule_retry(session, row.id, next_attempt_at=when, error=error)
-
-
-def _finish_dead(db: Database, row: ClaimedOutbox, error: str, now: datetime) -> None:
-    with db.write() as session:
-        outbox.dead_letter(session, row.id, error=error, now=now)
-
-
-async def send_one(
-    db: Database,
+async def attempt(
     client: LineClient,
     row: ClaimedOutbox,
     *,
     clock: Callable[[], datetime] = utcnow,
     config: SenderConfig | None = None,
-) -> str:
-    """Send one claimed row; returns "sent", "retry" or "dead". Never logs content."""
+) -> Outcome:
+    """Talk to LINE for one claimed row and decide its fate. No database access here, so
+    the caller can record many outcomes in one transaction."""
     config = config or SenderConfig()
     if row.reply_token:
         result = await client.reply(row.reply_token, row.messages)
         if result.delivered:
-            await asyncio.to_thread(_finish_sent, db, row, "reply", clock(), None)
-            log.info("outbox %s sent via reply", row.id)
-            return "sent"
+            return Outcome(row, "sent", clock(), via="reply")
         if result.outcome == "rejected" and result.status is None:
-            return await _dead(db, row, result, clock)  # our message is invalid: push won't help
+            return _dead(row, result, clock)  # our message is invalid: a push won't help
         if result.outcome == "retryable":
-            # Unknown whether LINE took it (timeout) or not (429/5xx): the token is spent,
-            # so the next try is a push with the retry key.
-            return await _retry(db, row, result, clock, config)
+            # Unknown whether LINE took it (timeout) or not (429/5xx): the token is spent
+            # either way, so the next try is a push with the retry key.
+            return _retry(row, result, clock, config)
         log.info("outbox %s reply refused (%s); pushing", row.id, result.error)
     result = await client.push(row.line_user_id, row.messages, row.retry_key)
     if result.delivered:
         note = "already_accepted_409" if result.outcome == "already_accepted" else None
-        await asyncio.to_thread(_finish_sent, db, row, "push", clock(), note)
-        log.info("outbox %s sent via push (%s)", row.id, result.status)
-        return "sent"
+        return Outcome(row, "sent", clock(), via="push", note=note)
     if result.outcome == "retryable":
-        return await _retry(db, row, result, clock, config)
-    return await _dead(db, row, result, clock)
+        return _retry(row, result, clock, config)
+    return _dead(row, result, clock)
 
 
-async def _retry(
-    db: Database,
-    row: ClaimedOutbox,
-    result: SendResult,
-    clock: Callable[[], datetime],
-    config: SenderConfig,
-) -> str:
-    error = result.error or "retryable"
+def _retry(
+    row: ClaimedOutbox, result: SendResult, clock: Callable[[], datetime], config: SenderConfig
+) -> Outcome:
     if row.attempts >= config.max_attempts:
-        return await _dead(db, row, result, clock, prefix="gave_up_")
+        return _dead(row, result, clock, prefix="gave_up_")
     delay = max(backoff_delay(row.attempts, config), result.retry_after or 0.0)
-    when = clock() + timedelta(seconds=delay)
-    await asyncio.to_thread(_finish_retry, db, row, when, error)
-    log.warning("outbox %s try %s failed (%s); next in %.1fs", row.id, row.attempts, error, delay)
-    return "retry"
+    now = clock()
+    return Outcome(
+        row,
+        "retry",
+        now,
+        error=result.error or "retryable",
+        next_attempt_at=now + timedelta(seconds=delay),
+    )
 
 
-async def _dead(
-    db: Database,
-    row: ClaimedOutbox,
-    result: SendResult,
-    clock: Callable[[], datetime],
-    prefix: str = "",
-) -> str:
-    error = prefix + (result.error or "rejected")
-    await asyncio.to_thread(_finish_dead, db, row, error, clock())
-    log.error("outbox %s dead-lettered (%s) after %s tries", row.id, error, row.attempts)
-    return "dead"
+def _dead(
+    row: ClaimedOutbox, result: SendResult, clock: Callable[[], datetime], prefix: str = ""
+) -> Outcome:
+    return Outcome(row, "dead", clock(), error=prefix + (result.error or "rejected"))
+
+
+def record(session: Session, outcomes: list[Outcome]) -> None:
+    """Write outcomes in the caller's transaction: sent rows in one UPDATE per kind."""
+    sent: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+    for outcome in outcomes:
+        row = outcome.row
+        if outcome.kind == "sent":
+            sent[(outcome.via, outcome.note)].append(row.id)
+            log.info("outbox %s sent via %s%s", row.id, outcome.via, _note(outcome.note))
+        elif outcome.kind == "retry":
+            assert outcome.next_attempt_at is not None
+            outbox.schedule_retry(
+                session,
+                row.id,
+                next_attempt_at=outcome.next_attempt_at,
+                error=outcome.error or "retryable",
+            )
+            wait = (outcome.next_attempt_at - outcome.at).total_seconds()
+            log.warning(
+                "outbox %s try %s failed (%s); next in %.1fs",
+                row.id,
+                row.attempts,
+                outcome.error,
+                wait,
+            )
+        else:
+            outbox.dead_letter(session, row.id, error=outcome.error or "rejected", now=outcome.at)
+            log.error(
+                "outbox %s dead-lettered (%s) after %s tries", row.id, outcome.error, row.attempts
+            )
+    now = max((o.at for o in outcomes), default=utcnow())
+    for (via, note), ids in sent.items():
+        outbox.mark_sent_many(session, ids, via=via or "push", now=now, note=note)
+
+
+def _note(note: str | None) -> str:
+    return f" ({note})" if note else ""
+
+
+def _record_and_claim(
+    db: Database, outcomes: list[Outcome], now: datetime, limit: int, config: SenderConfig
+) -> list[ClaimedOutbox]:
+    """One write transaction: the finished rows' outcomes, then the next due rows."""
+    with db.write() as session:
+        if outcomes:
+            record(session, outcomes)
+        if limit <= 0:
+            return []
+        return outbox.claim_due(session, now=now, limit=limit, lease_seconds=config.lease_seconds)
 
 
 async def send_due(
@@ -166,20 +199,23 @@ async def send_due(
     record the outcomes. Returns how many rows were claimed. Tests pass `now` to jump time."""
     config = config or SenderConfig()
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
-    rows = await asyncio.to_thread(_claim, db, clock(), limit, config)
+    rows = await asyncio.to_thread(_record_and_claim, db, [], clock(), limit, config)
     if not rows:
         return 0
     slots = asyncio.Semaphore(config.concurrency)
 
-    async def bounded(row: ClaimedOutbox) -> None:
+    async def bounded(row: ClaimedOutbox) -> Outcome | None:
         async with slots:
             try:
-                await send_one(db, client, row, clock=clock, config=config)
+                return await attempt(client, row, clock=clock, config=config)
             except Exception:
                 # The row keeps its lease and is re-sent (same key) when the lease expires.
                 log.exception("outbox %s: sending failed unexpectedly", row.id)
+                return None
 
-    await asyncio.gather(*(bounded(row) for row in rows))
+    results = await asyncio.gather(*(bounded(row) for row in rows))
+    outcomes = [o for o in results if o is not None]
+    await asyncio.to_thread(_record_and_claim, db, outcomes, clock(), 0, config)
     return len(rows)
 
 
@@ -202,6 +238,8 @@ class Sender:
         self.config = config
         self._kick = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Outcomes waiting to be written with the next claim (one transaction for both).
+        self._finished: list[Outcome] = []
 
     def notify(self) -> None:
         """New rows were committed: look now instead of at the next poll (same event loop)."""
@@ -223,16 +261,16 @@ class Sender:
             while not stop.is_set():
                 self._kick.clear()
                 free = self.config.concurrency - len(inflight)
-                claimed: list[ClaimedOutbox] = []
-                if free > 0:
-                    try:
-                        claimed = await asyncio.to_thread(
-                            _claim, self.db, utcnow(), free, self.config
-                        )
-                    except Exception:
-                        log.exception("outbox claim failed; retrying after a pause")
-                        await self._pause(stop, max(1.0, self.config.poll_seconds))
-                        continue
+                finished, self._finished = self._finished, []
+                try:
+                    claimed = await asyncio.to_thread(
+                        _record_and_claim, self.db, finished, utcnow(), free, self.config
+                    )
+                except Exception:
+                    self._finished = finished + self._finished  # write them next time
+                    log.exception("outbox write failed; retrying after a pause")
+                    await self._pause(stop, max(1.0, self.config.poll_seconds))
+                    continue
                 for row in claimed:
                     task = asyncio.create_task(self._send(row))
                     inflight.add(task)
@@ -245,6 +283,14 @@ class Sender:
                 # Each request is bounded by the client timeout; rows cut short are re-sent
                 # with the same key after their lease.
                 await asyncio.wait(inflight, timeout=self.client.timeout + 2)
+            if self._finished:
+                finished, self._finished = self._finished, []
+                try:
+                    await asyncio.to_thread(
+                        _record_and_claim, self.db, finished, utcnow(), 0, self.config
+                    )
+                except Exception:
+                    log.exception("outbox write failed at shutdown; leases will resend")
 
     def _done(self, inflight: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
         def callback(task: asyncio.Task[None]) -> None:
@@ -255,7 +301,7 @@ class Sender:
 
     async def _send(self, row: ClaimedOutbox) -> None:
         try:
-            await send_one(self.db, self.client, row, config=self.config)
+            self._finished.append(await attempt(self.client, row, config=self.config))
         except Exception:
             log.exception("outbox %s: sending failed unexpectedly", row.id)
 

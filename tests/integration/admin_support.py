@@ -125,7 +125,7 @@ class StaffClient:
             if name == self.cookie_name:
                 value = rest.split(";", 1)[0].strip().strip('"')
                 self.cookie = value or None
-                if "max-age=0" in header.lower() or 'expires=thu, 01 jan 1970' in header.lower():
+                if "max-age=0" in header.lower() or "expires=thu, 01 jan 1970" in header.lower():
                     self.cookie = None
         return response
 
@@ -259,7 +259,9 @@ def make_case(
 def audit_count(database: Database, action: str) -> int:
     with database.read() as session:
         return int(
-            session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == action))
+            session.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action == action)
+            )
             or 0
         )
 
@@ -287,6 +289,7 @@ def shift(ctx: Any, delta: timedelta) -> None:
     base = ctx.clock
 
     def later() -> datetime:
-        return base() + delta
+        moved: datetime = base() + delta
+        return moved
 
     ctx.clock = later

@@ -53,7 +53,7 @@ def test_c1_c2_xss_and_templates_render_as_text(
 ) -> None:
     make_user(database, "boss", role="supervisor")
     payload = " ".join(XSS)
-    case_id = make_case(database, text=payload, contact_time="=HYPERLINK(\"http://x\")")
+    case_id = make_case(database, text=payload, contact_time='=HYPERLINK("http://x")')
     logged_in(staff_client, "boss")
     for path in ("/admin/", f"/admin/cases/{case_id}", "/admin/?q=script"):
         html = staff_client.get(path).text
@@ -201,8 +201,18 @@ def test_c4_htmx_header_token_is_accepted(staff_client: StaffClient, database: D
 
 @pytest.mark.parametrize(
     "query",
-    ["' OR '1'='1", "%", "_", "\\", "%%__\\\\", "x" * 10_000, "'; DROP TABLE handoff; --",
-     "\x00", "\u202e", "𠮷"],  # fmt: skip
+    [
+        "' OR '1'='1",
+        "%",
+        "_",
+        "\\",
+        "%%__\\\\",
+        "x" * 10_000,
+        "'; DROP TABLE handoff; --",
+        "\x00",
+        "\u202e",
+        "𠮷",
+    ],
 )
 def test_c6_search_is_literal_and_never_500(
     staff_client: StaffClient, database: Database, query: str
@@ -263,7 +273,9 @@ def test_queue_order_filters_and_paging(staff_client: StaffClient, database: Dat
     assert re.findall(r'href="/admin/cases/(\d+)">#', html) == [str(new_crisis)]
     html = staff_client.get("/admin/", params={"sort": "newest"}).text
     assert [int(x) for x in re.findall(r'href="/admin/cases/(\d+)">#', html)] == [
-        new_crisis, concern, old_normal
+        new_crisis,
+        concern,
+        old_normal,
     ]
     for _ in range(30):
         make_case(database)
@@ -287,9 +299,7 @@ def test_c8_exception_shows_generic_page_with_error_id(
     logged_in(staff_client, "boss")
     # Break the case's summary so rendering fails inside the template.
     with database.write() as session:
-        session.execute(
-            update(Handoff).where(Handoff.id == case_id).values(summary={"windows": 5})
-        )
+        session.execute(update(Handoff).where(Handoff.id == case_id).values(summary={"windows": 5}))
     response = staff_client.get(f"/admin/cases/{case_id}")
     assert response.status_code == 500
     assert "エラー番号" in response.text
@@ -388,9 +398,12 @@ def test_e4_consent_shows_and_withdrawal_hides(
         resident.consent_version, resident.consent_given_at = "1", datetime.now(UTC)
         h.consented = True
     assert visible()
-    assert staff_client.get("/admin/", params={"q": "PRIVATE"}).text.count(
-        f'href="/admin/cases/{case_id}"'
-    ) == 1
+    assert (
+        staff_client.get("/admin/", params={"q": "PRIVATE"}).text.count(
+            f'href="/admin/cases/{case_id}"'
+        )
+        == 1
+    )
     # Withdrawn (the resident's own action clears it on the resident).
     with database.write() as session:
         h = session.get(Handoff, case_id)
@@ -438,10 +451,16 @@ def test_e5_audit_rows_and_no_text(
     staff_client.get("/admin/audit.csv")
     origin = staff_client.origin
     staff_client.post(f"/admin/cases/{case_id}/claim", data={"csrf_token": token}, headers=origin)
-    staff_client.post(f"/admin/cases/{case_id}/status",
-                      data={"csrf_token": token, "status": "waiting_resident"}, headers=origin)
-    staff_client.post(f"/admin/cases/{case_id}/notes",
-                      data={"csrf_token": token, "text": "NOTE-SENTINEL"}, headers=origin)
+    staff_client.post(
+        f"/admin/cases/{case_id}/status",
+        data={"csrf_token": token, "status": "waiting_resident"},
+        headers=origin,
+    )
+    staff_client.post(
+        f"/admin/cases/{case_id}/notes",
+        data={"csrf_token": token, "text": "NOTE-SENTINEL"},
+        headers=origin,
+    )
     staff_client.post(f"/admin/users/{hanako}/role",
                       data={"csrf_token": token, "role": "supervisor"}, headers=origin)  # fmt: skip
     expected = {

@@ -23,6 +23,7 @@ from bot.settings import Settings
 
 pytestmark = pytest.mark.integration
 
+TO = "U" + "0" * 32  # a well-formed user ID, so each case below fails for its own reason
 AUTH = {"Authorization": "Bearer test-token", "Content-Type": "application/json"}
 
 
@@ -118,25 +119,26 @@ def post(fake: FakeLine, path: str, body: Any, headers: dict[str, str] | None = 
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        ({"to": "Uabc", "messages": [{"type": "text"}]}, "text missing"),
-        ({"to": "Uabc", "messages": []}, "no messages"),
-        ({"to": "Uabc", "messages": [text("x")] * 6}, "six messages"),
+        ({"to": TO, "messages": [{"type": "text"}]}, "text missing"),
+        ({"to": TO, "messages": []}, "no messages"),
+        ({"to": TO, "messages": [text("x")] * 6}, "six messages"),
+        ({"to": "Uabc", "messages": [text("x")]}, "not a LINE user ID"),
         ({"messages": [text("x")]}, "no recipient"),
-        ({"to": "Uabc", "messages": [{"type": "nope", "text": "x"}]}, "unknown type"),
-        ({"to": "Uabc", "messages": [text("あ" * 5001)]}, "text over 5000"),
-        ({"to": "Uabc", "messages": [text("😀" * 2501)]}, "5002 UTF-16 units"),
-        ({"to": "Uabc", "messages": [text("")]}, "empty text"),
+        ({"to": TO, "messages": [{"type": "nope", "text": "x"}]}, "unknown type"),
+        ({"to": TO, "messages": [text("あ" * 5001)]}, "text over 5000"),
+        ({"to": TO, "messages": [text("😀" * 2501)]}, "5002 UTF-16 units"),
+        ({"to": TO, "messages": [text("")]}, "empty text"),
         (
-            {"to": "Uabc", "messages": [text("x", quickReply=quick_reply(*"abcdefghijklmn"))]},
+            {"to": TO, "messages": [text("x", quickReply=quick_reply(*"abcdefghijklmn"))]},
             "14 quick replies",
         ),
         (
-            {"to": "Uabc", "messages": [text("x", quickReply=quick_reply("あ" * 21))]},
+            {"to": TO, "messages": [text("x", quickReply=quick_reply("あ" * 21))]},
             "label over 20",
         ),
-        ({"to": "Uabc", "messages": [{**flex_card(), "altText": "あ" * 1501}]}, "altText 1501"),
+        ({"to": TO, "messages": [{**flex_card(), "altText": "あ" * 1501}]}, "altText 1501"),
         (
-            {"to": "Uabc", "messages": [{"type": "flex", "altText": "a", "contents": {}}]},
+            {"to": TO, "messages": [{"type": "flex", "altText": "a", "contents": {}}]},
             "flex without a container",
         ),
     ],
@@ -150,11 +152,20 @@ def test_invalid_push_is_400_and_a_violation(fake: FakeLine, body: Any, why: str
     assert fake.deliveries == []
 
 
+def test_the_cases_above_differ_from_a_valid_request_only_by_their_defect(
+    fake: FakeLine,
+) -> None:
+    headers = {**AUTH, "X-Line-Retry-Key": str(uuid.uuid4())}
+    response = post(fake, "/v2/bot/message/push", {"to": TO, "messages": [text("x")]}, headers)
+    assert response.status_code == 200
+    assert fake.violations == []
+
+
 def test_missing_auth_is_401_and_a_violation(fake: FakeLine) -> None:
     response = post(
         fake,
         "/v2/bot/message/push",
-        {"to": "Uabc", "messages": [text("x")]},
+        {"to": TO, "messages": [text("x")]},
         {"Content-Type": "application/json"},
     )
     assert response.status_code == 401
@@ -167,7 +178,7 @@ def test_not_json_and_bad_retry_key_are_refused(fake: FakeLine) -> None:
     )
     assert response.status_code == 400
     headers = {**AUTH, "X-Line-Retry-Key": "not-a-uuid"}
-    response = post(fake, "/v2/bot/message/push", {"to": "Uabc", "messages": [text("x")]}, headers)
+    response = post(fake, "/v2/bot/message/push", {"to": TO, "messages": [text("x")]}, headers)
     assert response.status_code == 400
     assert len(fake.violations) == 2
     assert fake.deliveries == []
@@ -185,9 +196,10 @@ def test_loading_seconds_must_be_steps_of_five(fake: FakeLine) -> None:
         == 400
     )
     assert len(fake.violations) == 1
-    result = with_client(fake.base_url, lambda c: c.show_loading("Uabc", 20))
+    to = user()
+    result = with_client(fake.base_url, lambda c: c.show_loading(to, 20))
     assert result == SendResult("ok", 202, request_id=result.request_id)
-    assert fake.loading_calls == [("Uabc", 20)]
+    assert fake.loading_calls == [(to, 20)]
 
 
 # --- accepting what LINE accepts ---------------------------------------------------------------
@@ -368,7 +380,7 @@ def test_without_the_openapi_file_the_sdk_models_still_check(
     with FakeLine() as fake:
         headers = {**AUTH, "X-Line-Retry-Key": str(uuid.uuid4())}
         bad = post(
-            fake, "/v2/bot/message/push", {"to": "U1", "messages": [{"type": "text"}]}, headers
+            fake, "/v2/bot/message/push", {"to": TO, "messages": [{"type": "text"}]}, headers
         )
         assert bad.status_code == 400
         good = with_client(

@@ -77,13 +77,16 @@ def serve(database: Database, fake: FakeLine, port: int, log: Path) -> subproces
     raise RuntimeError("marugoto serve did not start")
 
 
-def load(port: int, stop: threading.Event, outcomes: list[tuple[str, str, Any]]) -> None:
+def load(
+    port: int, fake: FakeLine, stop: threading.Event, outcomes: list[tuple[str, str, Any]]
+) -> None:
     """One client sending signed events (a new user each) until told to stop."""
     signer = SignedWebhook()
     with httpx.Client(timeout=10) as client:
         while not stop.is_set():
             user = new_user_id()
             event = signer.text(f"家賃が払えない {SENTINEL}", user_id=user)
+            fake.register_reply_token(event["replyToken"], user)
             body = signer.body(event)
             try:
                 response = client.post(
@@ -110,7 +113,7 @@ def test_h5_stop_under_load_loses_nothing_and_answers_once(
     process = serve(database, fake_line, port, log)
     outcomes: list[tuple[str, str, Any]] = []
     stop = threading.Event()
-    clients = [threading.Thread(target=load, args=(port, stop, outcomes)) for _ in range(6)]
+    clients = [threading.Thread(target=load, args=(port, fake_line, stop, outcomes)) for _ in range(6)]
     try:
         for client in clients:
             client.start()
@@ -125,7 +128,9 @@ def test_h5_stop_under_load_loses_nothing_and_answers_once(
         if process.poll() is None:
             process.kill()
     if how == signal.SIGTERM:
-        assert process.returncode == 0
+        # uvicorn re-raises the signal after its graceful shutdown: -15 after a clean stop.
+        assert process.returncode in (0, -signal.SIGTERM)
+        assert "marugoto stopped" in log.read_text()
     acknowledged = {event_id: user for event_id, user, status in outcomes if status == 200}
     statuses = Counter(status for _, _, status in outcomes)
     assert len(acknowledged) > 20, statuses

@@ -42,7 +42,7 @@ class ListPort:
 
 
 def make_port(now: datetime = NOW) -> ListPort:
-    slots = []
+    slots: list[SlotView] = []
     for service_id in ("consultation", "ibasho", "family_gathering"):
         for spec in generate_slots(service_id, now):
             slots.append(
@@ -146,7 +146,11 @@ def test_full_visit_booking_flow_through_the_conversation() -> None:
     assert booked.replies == []  # the effect's result answers
     (effect,) = booked.effects
     assert isinstance(effect, BookSlot)
-    assert (effect.slot_id, effect.mode, effect.phone) == (int(fields(picks[0])["sl"]), "visit", None)
+    assert (effect.slot_id, effect.mode, effect.phone) == (
+        int(fields(picks[0])["sl"]),
+        "visit",
+        None,
+    )
     # The same button twice asks for the very same booking (the database makes it one).
     again = tap(booked.state, ok["data"], port)
     assert again.effects == booked.effects
@@ -246,3 +250,21 @@ def test_reminder_card_has_a_one_tap_cant_go() -> None:
     assert fields(cant_go) == {"a": "book", "o": "cancel", "b": "5"}
     full = dialogue.full_messages("consultation", make_port().slots[:5])
     assert "埋まってしまいました" in body(full[0]) and problems(full) == []
+
+
+def test_a_slot_taken_meanwhile_says_so_with_alternatives() -> None:
+    port = make_port()
+    offered = tap(State(), "a=book&o=svc&s=consultation", port)
+    times = tap(State(), first_day_data(offered), port)
+    pick = next(a for a in actions_of(times.replies[-1]) if fields(a).get("o") == "pick")
+    taken = int(fields(pick)["sl"])
+    port.slots = [s for s in port.slots if s.slot_id != taken]  # someone else took it
+    answer = tap(State(), pick["data"], port)
+    assert "埋まってしまいました" in body(answer.replies[-1])
+    assert any(fields(a).get("o") == "day" for a in actions_of(answer.replies[-1]))
+
+
+def first_day_data(result: Any) -> str:
+    return str(
+        next(a for a in actions_of(result.replies[-1]) if fields(a).get("o") == "day")["data"]
+    )

@@ -281,7 +281,7 @@ def test_multi_issue_message_shows_each_need() -> None:
     )
     assert_well_formed(result)
     assert flex_windows(result) == ["地域包括支援センター", "家計のやりくり相談"]
-    assert "重なっている" in texts_of(result)[0]
+    assert "いくつか" in texts_of(result)[0]
     assert "「介護」「借金」" in texts_of(result)[0]
 
 
@@ -362,6 +362,33 @@ def test_second_unclear_message_goes_to_the_general_desk_never_a_dead_end() -> N
     assert "わからない ときも" in all_text(fallback)
     assert "読み取れません" not in all_text(fallback)
     assert fallback.state.phase == "idle"
+
+
+def test_unclear_message_from_a_neighbour_is_acknowledged_before_the_question() -> None:
+    asked = say(
+        State(), "隣から怒鳴り声", analysis("general_desk", clarify=True, reporter="third_party")
+    )
+    assert asked.replies[-1]["text"].startswith("ご近所や 知り合いの方を 心配されているのですね")
+    assert "a=cat&k=child&r=t" in str(asked.replies[-1])
+
+
+def test_only_strong_words_are_quoted_back() -> None:
+    result = say(
+        State(),
+        "息子が学校に行かない",
+        Analysis(
+            windows=(WindowScore("education", 0.8),),
+            urgency="normal",
+            reporter="family",
+            clarify=False,
+            evidence=(
+                Evidence("education", "学校に行けない", "学校行かない", 0.8, "lemma"),
+                Evidence("education", "息子", "息子", 0.2, "lemma"),
+            ),
+        ),
+    )
+    assert "「学校に行けない」という" in texts_of(result)[0]
+    assert "息子" not in texts_of(result)[0]
 
 
 def test_unclear_concern_checks_in_before_the_question() -> None:

@@ -5,7 +5,7 @@ LINE's size limits), the last of which offers a next step."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -179,3 +179,70 @@ def test_a_failing_triage_still_gets_the_desk_and_a_24_hour_line(
     if text.strip() not in ("削除", "同意をやめる"):
         joined = str(result.replies)
         assert "042-386-0295" in joined and "0120-279-338" in joined
+
+
+class _Port:
+    """A small in-memory booking port: two open slots a day ahead, one booking."""
+
+    def __init__(self, now: datetime) -> None:
+        from bot.conversation.booking import BookingView, SlotView
+
+        start = (now + timedelta(days=1)).astimezone(UTC)
+        self.slots = [
+            SlotView(
+                i, service, start + timedelta(hours=i), start + timedelta(hours=i, minutes=50), 1
+            )
+            for i, service in ((1, "consultation"), (2, "ibasho"))
+        ]
+        self.bookings = [
+            BookingView(
+                7,
+                "A-7",
+                "consultation",
+                self.slots[0].starts_at,
+                self.slots[0].ends_at,
+                "visit",
+                None,
+                "booked",
+            )
+        ]
+
+    def can_book(self, window_id: str) -> bool:
+        return True
+
+    def available_slots(self, service_id: str, since: datetime, limit: int) -> list[Any]:
+        return [s for s in self.slots if s.service_id == service_id][:limit]
+
+    def slot(self, slot_id: int) -> Any:
+        return next((s for s in self.slots if s.slot_id == slot_id), None)
+
+    def bookings_of(self) -> list[Any]:
+        return list(self.bookings)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state=states, data=st.data(), now=st.sampled_from(TIMES), n=st.integers(1, 6))
+def test_with_a_booking_port_any_input_still_gets_valid_replies(
+    state: State, data: st.DataObject, now: datetime, n: int
+) -> None:
+    result: Step | None = None
+    for _ in range(n):
+        analysis = data.draw(analyses)
+        ctx = Context(now=now, analyse=_returning(analysis), booking=_Port(now))
+        choices = quick_reply_data(result) if result else []
+        kind = data.draw(
+            st.sampled_from(["text", "postback", "tap", "tap"] if choices else ["text", "postback"])
+        )
+        if kind == "text":
+            event: events.Event = events.Text(data.draw(texts))
+        elif kind == "postback":
+            event = events.Postback(data.draw(postback_data))
+        else:
+            event = events.Postback(data.draw(st.sampled_from(choices)))
+        result = step_strict(state, event, ctx)
+        assert len(result.replies) <= 5 and problems(result.replies) == []
+        for reply in result.replies:
+            Message.from_dict(reply)
+        if result.urgent:
+            assert "a=book" not in str(result.replies)
+        state = State.from_json(result.state.to_json())

@@ -33,10 +33,8 @@ def test_all_kana_spellings_match(text: str, window: str) -> None:
 
 
 def test_reading_evidence_says_how_it_matched() -> None:
-    result = analyse("やちん")
-    assert [(e.window, e.term, e.via) for e in result.evidence] == [
-        ("housing_benefit", "家賃", "reading")
-    ]
+    result = analyse("にゅうえんしたい")  # 入園, written in kana only
+    assert [(e.window, e.term, e.via) for e in result.evidence] == [("nursery", "入園", "reading")]
     assert analyse("シニタイ").urgency == "crisis"
 
 

@@ -132,7 +132,17 @@ def downgrade() -> None:
     op.drop_table("slot")
 
 
-_SQLITE_COUNT_ACTIVE = "(SELECT count(*) FROM booking WHERE slot_id = {slot} AND status = 'active')"
+#: SQLite trigger bodies (fixed text). Active bookings counted against the slot's count.
+_SQLITE_UNCOUNTED_BOOKING = (
+    "BEGIN SELECT RAISE(ABORT, 'booking not counted on its slot') WHERE "
+    "(SELECT count(*) FROM booking WHERE slot_id = NEW.slot_id AND status = 'active') > "
+    "(SELECT booked_count FROM slot WHERE id = NEW.slot_id); END"
+)
+_SQLITE_COUNT_BELOW_BOOKINGS = (
+    "BEGIN SELECT RAISE(ABORT, 'slot count below its active bookings') WHERE "
+    "(SELECT count(*) FROM booking WHERE slot_id = NEW.id AND status = 'active') > "
+    "NEW.booked_count; END"
+)
 
 
 def _refuse_uncounted_bookings() -> None:
@@ -142,24 +152,17 @@ def _refuse_uncounted_bookings() -> None:
     bookings it holds, is refused by the database whatever code wrote it.
     """
     if op.get_bind().dialect.name == "sqlite":
-        counted = _SQLITE_COUNT_ACTIVE.format(slot="NEW.slot_id")
-        body = (
-            "BEGIN SELECT RAISE(ABORT, 'booking not counted on its slot') "
-            f"WHERE {counted} > (SELECT booked_count FROM slot WHERE id = NEW.slot_id); END"
-        )
         op.execute(
             "CREATE TRIGGER booking_counted_insert AFTER INSERT ON booking "
-            f"WHEN NEW.status = 'active' {body}"
+            "WHEN NEW.status = 'active' " + _SQLITE_UNCOUNTED_BOOKING
         )
         op.execute(
             "CREATE TRIGGER booking_counted_update AFTER UPDATE OF status, slot_id ON booking "
-            f"WHEN NEW.status = 'active' {body}"
+            "WHEN NEW.status = 'active' " + _SQLITE_UNCOUNTED_BOOKING
         )
         op.execute(
             "CREATE TRIGGER slot_counts_bookings AFTER UPDATE OF booked_count ON slot "
-            "WHEN NEW.booked_count < OLD.booked_count "
-            "BEGIN SELECT RAISE(ABORT, 'slot count below its active bookings') "
-            f"WHERE {_SQLITE_COUNT_ACTIVE.format(slot='NEW.id')} > NEW.booked_count; END"
+            "WHEN NEW.booked_count < OLD.booked_count " + _SQLITE_COUNT_BELOW_BOOKINGS
         )
         return
     # PostgreSQL: lock the slot row first so concurrent raw inserts are counted one by one

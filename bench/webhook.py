@@ -1,0 +1,329 @@
+"""Webhook → worker → outbox → fake LINE, end to end, against `marugoto serve` on loopback.
+
+    .venv/bin/python -m bench.webhook                          # SQLite (a fresh file)
+    .venv/bin/python -m bench.webhook --postgres postgresql+psycopg://postgres@127.0.0.1:5432
+    .venv/bin/python -m bench.webhook --events 3000 --clients 32
+
+N signed webhook events (one new user each, a real worry text) are sent from concurrent
+clients. Printed: ack p50/p99 (time to the webhook's 200), events/s until the last answer
+reached the fake LINE, duplicates (answers beyond one per event: must be 0), and the same
+load against a bare endpoint (same uvicorn, only reads the body and checks the signature),
+with the ratio marugoto end-to-end events/s ÷ bare ack events/s. Targets (issue 3, SQLite,
+2 cores): ≥ 300 events/s end to end, ack p99 < 100 ms, ratio ≥ 0.3.
+
+The fake LINE runs in this process (a thread), the service and the bare endpoint each in
+their own process, as they would in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from bot.fakeline import FakeLine
+from bot.webhook import sign, signature_ok
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "bench-channel-secret"
+TOKEN = "bench-access-token"
+WORRIES = [
+    "家賃が払えなくて困っています",
+    "仕事が見つからない",
+    "借金の返済が苦しい",
+    "息子がずっと部屋から出てこない",
+    "介護がつらい",
+    "近所のおばあさんが心配です",
+    "生活費が足りない",
+    "ひとりで寂しい",
+]
+
+
+# --- the bare endpoint (its own process) ------------------------------------------------------
+
+
+def bare_app():  # type: ignore[no-untyped-def]
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        if not signature_ok(SECRET, body, request.headers.getlist("x-line-signature")):
+            return JSONResponse({}, status_code=401)
+        return JSONResponse({})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[
+            Route("/line/webhook", webhook, methods=["POST"]),
+            Route("/healthz", healthz),
+        ]
+    )
+
+
+def run_bare(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    acks: list[float]
+    statuses: Counter[int | str]
+    started: float
+    finished: float
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_bodies(count: int, fake: FakeLine | None) -> list[tuple[str, bytes, dict[str, str]]]:
+    bodies = []
+    now = int(time.time() * 1000)
+    for i in range(count):
+        user = "U" + uuid.uuid4().hex
+        token = uuid.uuid4().hex
+        if fake is not None:
+            fake.register_reply_token(token, user)
+        event = {
+            "type": "message",
+            "mode": "active",
+            "timestamp": now + i,
+            "source": {"type": "user", "userId": user},
+            "webhookEventId": uuid.uuid4().hex[:26].upper(),
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": token,
+            "message": {"id": str(i), "type": "text", "text": random.choice(WORRIES)},
+        }
+        import json
+
+        body = json.dumps({"destination": "Ubench", "events": [event]}, ensure_ascii=False)
+        raw = body.encode()
+        headers = {"content-type": "application/json", "x-line-signature": sign(SECRET, raw)}
+        bodies.append((user, raw, headers))
+    return bodies
+
+
+async def fire(url: str, bodies: list[tuple[str, bytes, dict[str, str]]], clients: int) -> Result:
+    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
+    for item in bodies:
+        queue.put_nowait(item)
+    acks: list[float] = []
+    statuses: Counter[int | str] = Counter()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        while True:
+            try:
+                _, body, headers = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            started = time.perf_counter()
+            try:
+                response = await client.post(url, content=body, headers=headers)
+                statuses[response.status_code] += 1
+            except httpx.HTTPError as error:
+                statuses[type(error).__name__] += 1
+            acks.append(time.perf_counter() - started)
+
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+        finished = time.perf_counter()
+    return Result(acks, statuses, started, finished)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def warm_up(url: str, fake: FakeLine, count: int = 20) -> None:
+    """Load the triage dictionary and open the pools before measuring."""
+    bodies = make_bodies(count, fake)
+    asyncio.run(fire(url, bodies, 4))
+    users = {user for user, _, _ in bodies}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if users <= {d.user_id for d in fake.deliveries}:
+            break
+        time.sleep(0.05)
+    fake.reset()
+
+
+def bench_marugoto(database_url: str, events: int, clients: int) -> dict[str, float]:
+    with FakeLine() as fake:
+        port = free_port()
+        env = dict(
+            os.environ,
+            DATABASE_URL=database_url,
+            LINE_CHANNEL_SECRET=SECRET,
+            LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+            LINE_API_BASE_URL=fake.base_url,
+            MARUGOTO_ENV="development",
+        )
+        log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            wait_healthy(port, process)
+            url = f"http://127.0.0.1:{port}/line/webhook"
+            warm_up(url, fake)
+            bodies = make_bodies(events, fake)
+            users = [user for user, _, _ in bodies]
+            result = asyncio.run(fire(url, bodies, clients))
+            expected = set(users)
+            deadline = time.monotonic() + 600
+            last = None
+            while time.monotonic() < deadline:
+                delivered = {d.user_id for d in fake.deliveries}
+                if expected <= delivered:
+                    last = max(d.at for d in fake.deliveries)
+                    break
+                time.sleep(0.05)
+            time.sleep(1.0)  # anything sent twice would arrive by now
+            per_user = Counter(d.user_id for d in fake.deliveries)
+            duplicates = sum(n - 1 for u, n in per_user.items() if u in expected and n > 1)
+            missing = len(expected - set(per_user))
+            violations = len(fake.violations)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
+    # fake.deliveries[].at is time.monotonic(); the load's clock is perf_counter: convert.
+    offset = time.monotonic() - time.perf_counter()
+    end = (last - offset) if last is not None else float("nan")
+    return {
+        "ack_p50_ms": percentile(result.acks, 0.5) * 1000,
+        "ack_p99_ms": percentile(result.acks, 0.99) * 1000,
+        "ack_per_s": events / (result.finished - result.started),
+        "e2e_per_s": events / (end - result.started),
+        "duplicates": duplicates,
+        "missing": missing,
+        "violations": violations,
+        "non_200": sum(n for s, n in result.statuses.items() if s != 200),
+    }
+
+
+def bench_bare(events: int, clients: int) -> dict[str, float]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.webhook", "--bare-server", str(port)], cwd=REPO
+    )
+    try:
+        wait_healthy(port, process)
+        url = f"http://127.0.0.1:{port}/line/webhook"
+        asyncio.run(fire(url, make_bodies(50, None), 4))
+        result = asyncio.run(fire(url, make_bodies(events, None), clients))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return {
+        "ack_p50_ms": percentile(result.acks, 0.5) * 1000,
+        "ack_p99_ms": percentile(result.acks, 0.99) * 1000,
+        "ack_per_s": events / (result.finished - result.started),
+        "non_200": sum(n for s, n in result.statuses.items() if s != 200),
+    }
+
+
+def fresh_postgres(server: str) -> str:
+    name = f"marugoto_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{server.rstrip('/')}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{server.rstrip('/')}/{name}"
+
+
+def drop_postgres(url: str) -> None:
+    server, name = url.rsplit("/", 1)
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--postgres", help="PostgreSQL server URL; a database is created")
+    parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        run_bare(args.bare_server)
+        return
+    if args.postgres:
+        url = fresh_postgres(args.postgres)
+        engine = "PostgreSQL"
+    else:
+        directory = tempfile.mkdtemp(prefix="marugoto-bench-")
+        url = f"sqlite:///{directory}/bench.db"
+        engine = "SQLite"
+    try:
+        ours = bench_marugoto(url, args.events, args.clients)
+    finally:
+        if args.postgres:
+            drop_postgres(url)
+    bare = bench_bare(args.events, args.clients)
+    ratio = ours["e2e_per_s"] / bare["ack_per_s"]
+    print(f"engine={engine} events={args.events} clients={args.clients}")
+    print(
+        f"marugoto: ack p50 {ours['ack_p50_ms']:.1f} ms, p99 {ours['ack_p99_ms']:.1f} ms, "
+        f"acks {ours['ack_per_s']:.0f}/s, end to end {ours['e2e_per_s']:.0f} events/s, "
+        f"duplicates {ours['duplicates']}, missing {ours['missing']}, "
+        f"non-200 {ours['non_200']}, fake LINE violations {ours['violations']}"
+    )
+    print(
+        f"bare:     ack p50 {bare['ack_p50_ms']:.1f} ms, p99 {bare['ack_p99_ms']:.1f} ms, "
+        f"acks {bare['ack_per_s']:.0f}/s, non-200 {bare['non_200']}"
+    )
+    print(f"ratio (marugoto end to end / bare acks): {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
