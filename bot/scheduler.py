@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,13 +106,29 @@ def _guarded(job: Any, name: str) -> Any:
     return run
 
 
-def start_scheduler(db: Database, settings: Any = None) -> SchedulerHandle:
+def start_scheduler(
+    db: Database,
+    settings: Any = None,
+    *,
+    extra_jobs: Sequence[tuple[str, Callable[[Database], object], float]] = (),
+) -> SchedulerHandle:
     """Start the background jobs (roles all and scheduler). `settings` (bot.settings.Settings)
-    is accepted for symmetry with the other roles; the intervals are fixed.
+    is accepted for symmetry with the other roles; the intervals are fixed. `extra_jobs`
+    are (name, job(db), every seconds) for other timed work (e.g. retention purge).
 
     Stop with `handle.stop()` in the app's lifespan shutdown.
     """
     scheduler = BackgroundScheduler(timezone=UTC)
+    for name, job, seconds in extra_jobs:
+        scheduler.add_job(
+            _guarded(job, name),
+            "interval",
+            seconds=seconds,
+            args=[db],
+            id=name,
+            max_instances=1,
+            coalesce=True,
+        )
     first = datetime.now(UTC)
     scheduler.add_job(
         _guarded(fill_horizon, "fill_horizon"),

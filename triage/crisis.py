@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from triage.analysis import Evidence, Urgency
-from triage.normalise import Normalised
+from triage.normalise import Normalised, to_hiragana
 
 SUICIDAL = "suicidal"
 SELF_HARM = "self_harm"
@@ -50,8 +50,13 @@ class _Pattern:
     script: bool = False
 
 
+def _fold_re(pattern: str) -> re.Pattern[str]:
+    """Patterns are written in natural script; the compact view they read is hiragana."""
+    return re.compile(to_hiragana(pattern))
+
+
 def _p(signal: str, label: str, regex: str, *, script: bool = False) -> _Pattern:
-    return _Pattern(signal, label, re.compile(regex), script)
+    return _Pattern(signal, label, re.compile(regex if script else to_hiragana(regex)), script)
 
 
 _PATTERNS: tuple[_Pattern, ...] = (
@@ -62,7 +67,12 @@ _PATTERNS: tuple[_Pattern, ...] = (
         _SHI + r"に(?:たい|たく|て[えー]|たす|たみ|たさ|たかっ)(?!して|する|しま|すれ|し[たて])",
     ),
     _p(SUICIDAL, "タヒ", r"タヒ(?=[にねりるぬんた])", script=True),
-    _p(SUICIDAL, "死のう", r"(?:死|し)のう(?:かな|と|か|って|よ)"),
+    _p(SUICIDAL, "死のう", r"(?:死|し)のう(?:かな|と|か|って|よ|$)"),
+    _p(
+        SUICIDAL,
+        "romaji",
+        r"(?<![a-z])(?:sh?initai|kietai|jisat?su(?:shitai)?|ikitakunai)(?![a-z])",
+    ),
     _p(
         SUICIDAL,
         "死んだ方がまし",
@@ -83,7 +93,12 @@ _PATTERNS: tuple[_Pattern, ...] = (
         r"(?:考え|かんがえ|思っ|頭から)"
         r"|(?:死|し)ぬ(?:勇気|元気|気力)|(?:死|し)に(?:場所|ばしょ)|保険金(?:を|で)?(?:残|のこ)",
     ),
-    _p(SUICIDAL, "殺して", r"(?:殺|ころ)して(?:ほしい|欲しい|くれ|ください)|(?:死|し)なせて"),
+    _p(
+        SUICIDAL,
+        "殺して",
+        r"(?:殺|ころ)して(?:ほしい|欲しい|くれ|ください)|(?:死|し)なせて"
+        r"|(?:誰か|だれか)(?:私を|僕を|俺を|わたしを)?(?:殺|ころ)して",
+    ),
     _p(
         SUICIDAL,
         "死んでしまいたい",
@@ -156,12 +171,20 @@ _PATTERNS: tuple[_Pattern, ...] = (
         r"|(?:終わり|おわり)にする(?!か|の)|(?:終わら|おわら)せ(?:たい|よう|たく|る)"
         r"|(?:命|いのち)を?(?:絶|断)",
     ),
+    _p(
+        SUICIDAL,
+        "この世にいたくない",
+        r"(?:この世|このよ|世の中|よのなか)に(?:いたくない|居たくない|未練|いる意味)"
+        r"|(?:自分|じぶん)を?(?:消し|けし)たい|(?:目覚め|めざめ)たくない"
+        r"|(?:明日|あした|朝|あさ)(?:が|なんて)?(?:来|き)てほしくない"
+        r"|(?:もう|みんな|これで)(?:さよなら|さようなら)",
+    ),
     _p(SUICIDAL, "もう限界", r"もう(?:限界|げんかい)(?!突破|とっぱ|価格|まで)"),
     _p(
         SUICIDAL,
         "もう生きていけない",
         r"もう(?:生|い)きて(?:いけ|け)(?:ない|ねー|ません)|人生(?:ごと)?(?:を)?(?:やめ|辞め|止め|リタイア)たい"
-        r"|(?:生|い)きるのを(?:やめ|辞め|諦め|あきらめ)",
+        r"|(?:生|い)きるの(?:を)?(?:やめ|辞め|諦め|あきらめ)",
     ),
     _p(
         SUICIDAL,
@@ -211,14 +234,21 @@ _PATTERNS: tuple[_Pattern, ...] = (
         r"切っ(?:てる|ちゃ|てしま|た跡|たあと|てます)|切りたくな",
     ),
     _p(SELF_HARM, "血が止まらない", r"血が?(?:止まらな|とまらな)"),
+    _p(
+        SELF_HARM,
+        "腕の傷",
+        _BODY + r"(?:に|の)?(?:切り傷|傷跡|きずあと|傷が(?:いっぱい|増え|たくさん))"
+        r"|(?:タバコ|たばこ)を?(?:押し付け|おしつけ)",
+    ),
     # --- overdose ----------------------------------------------------------------------
-    _p(OVERDOSE, "OD", r"(?<![a-z])od(?![a-z])|おーばーどーず|過剰摂取|まとめ飲み|ぱきる|パキる"),
+    _p(OVERDOSE, "OD", r"(?<![a-z])od(?![a-z])|おーばーどーず|おばどず|過剰摂取|まとめ飲み|ぱきる"),
     _p(
         OVERDOSE,
         "薬をたくさん飲んだ",
         _DRUG + r"を?" + _MANY + r"に?(?:飲|の[んみむも])"
         r"|" + _MANY + r"に?の?" + _DRUG + r"を?(?:飲|の[んみむも])"
-        r"|" + _DRUG + r"を?(?:ため|溜め|貯め|集め)(?:て|こん)",
+        r"|" + _DRUG + r"を?(?:ため|溜め|貯め|集め)(?:て|こん)"
+        r"|" + _DRUG + r"を?(?:飲み過ぎ|飲みすぎ|のみすぎ)",
     ),
     # --- violence or abuse happening now -----------------------------------------------
     _p(
@@ -267,83 +297,81 @@ _PATTERNS: tuple[_Pattern, ...] = (
 )
 
 # Idioms and other people's deaths: recorded, never raise the urgency.
-_IDIOMS = re.compile(
+_IDIOMS = _fold_re(
     r"(?:死|し)ぬ(?:ほど|かと(?:思|おも)|気で|まで|w|笑)|(?:死|し)ん(?:だ|でる|どる)(?:w|笑|わ|ー|かと)"
     r"|笑い(?:死|じ)|心臓(?:が)?(?:止|と)まる|(?:死|し)にそう|亡くな|なくなった|他界|(?:死|し)んだ"
 )
 # Heavy distress without ideation → `concern`.
-_DISTRESS = re.compile(
+_DISTRESS = _fold_re(
     r"眠れ(?:ない|なく|ず)|ねむれ(?:ない|なく)|不眠|毎日(?:つらい|辛い|しんどい|泣|苦し)"
     r"|まいにち(?:つらい|しんどい|ないて)|泣いて|ないてる|涙が|疲れ(?:切|果)|つかれきっ|孤独|ひとりぼっち"
     r"|誰にも(?:相談|言え|頼|いえ)|だれにも(?:相談|言え|いえ)|助けて|たすけて|もう無理|もうむり|絶望"
     r"|価値(?:が)?ない|自分(?:なんか|なんて)|怖くて|こわくて|動悸|パニック|ぱにっく|抱えて"
-    r"|見てられない|みてられない|逃げたい|にげたい|限界"
+    r"|見てられない|みてられない|逃げたい|にげたい|限界(?!突破)|しんど|全部(?:むり|無理)|ぜんぶむり|生きづら|病み|やみき"
+    r"|(?:生|い)きてて(?:も)?(?:いいこと|良いこと)|からっぽ|空っぽ|虚し|むなし"
 )
 # After a direct-ideation match: 死にたくはない, 死にたいとかじゃない, 消えたいとまでは思わない.
-_NEGATION_AFTER_TAKU = re.compile(
+_NEGATION_AFTER_TAKU = _fold_re(
     r"(?:は|も|なんか|とか)?(?:ない|ねー|ねえ|無い|ありません|なかった)"
 )
-_NEGATION_AFTER = re.compile(
+_NEGATION_AFTER = _fold_re(
     r"[^。!?]{0,6}?(?:思わ|おもわ|思って(?:い)?な|おもって(?:い)?な|言わな|いわな|考えて(?:い)?な|"
     r"じゃな|ではな|わけじゃ|わけでは|わけでもな|訳じゃ|訳では|つもりはな|気はな|きはな|ことはな|よりは)"
 )
 # Words that make 楽になりたい / 終わりにしたい / もう限界 / 切ってる about something else.
 _AMBIGUOUS_CONTEXT = {
-    "楽になりたい": re.compile(
+    "楽になりたい": _fold_re(
         r"(?:肩|腰|体|からだ|身体|生活|家計|暮らし|くらし|仕事|介護|育児|子育て|家事|気持ち|気分|心|お金|"
         r"支払い|返済|呼吸|少し|ちょっと|金銭|負担|手続き)"
     ),
-    "終わりにしたい": re.compile(
+    "終わりにしたい": _fold_re(
         r"(?:関係|付き合い|つきあい|話|契約|喧嘩|けんか|連絡|同居|片付け|作業)"
     ),
-    "もう限界": re.compile(
+    "もう限界": _fold_re(
         r"(?:介護|仕事|育児|子育て|体力|腰|家計|お金|支払い|バイト|勉強|我慢|ガマン|がまん|部屋|家事|看病|同居|"
         r"貯金|財布|生活費|借金|返済|残業)"
     ),
-    "切ってる": re.compile(
+    "切ってる": _fold_re(
         r"(?:髪|かみ|爪|つめ|電話|でんわ|縁|関係|契約|期限|野菜|やさい|紙|テープ|封|スタート|ハンドル|"
         r"カード|スイッチ|電源|息|いき|ネット|回線|連絡|ケーブル|ガス|電気|水道|十字|身銭|張り|ばっさり)"
     ),
-    "家に帰れない": re.compile(r"(?:終電|電車|残業|仕事|雪|台風|出張|遠い|鍵|かぎ|忙し)"),
-    "死ぬって言ってる": re.compile(
+    "家に帰れない": _fold_re(r"(?:終電|電車|残業|仕事|雪|台風|出張|遠い|鍵|かぎ|忙し)"),
+    "死ぬって言ってる": _fold_re(
         r"(?:テスト|てすと|勉強|宿題|試験|仕事|バイト|部活|暑|寒|忙し|眠|疲れ|筋肉痛|課題|練習|ダイエット)"
     ),
-    "殴られる": re.compile(r"(?:昔|むかし|子供の頃|子どもの頃|小さい頃|小学生|中学|高校|前の|元)"),
+    "殴られる": _fold_re(r"(?:昔|むかし|子供の頃|子どもの頃|小さい頃|小学生|中学|高校|前の|元)"),
+    "殺される": _fold_re(r"(?:推し|おし|尊|とうと|萌え|かわい|可愛|ゲーム|げーむ)"),
 }
 _CONTEXT_SPAN = 12
 # Words after the match that make it about something else (自殺予防のポスター).
 _AMBIGUOUS_AFTER = {
-    "自殺": re.compile(r"(?:防止|予防|対策|総合対策|のニュース|の報道|統計|について学|者数|率)"),
-    "家に帰れない": re.compile(r"(?:事情|理由|わけ)"),
-    "殺される": re.compile(
+    "自殺": _fold_re(r"(?:防止|予防|対策|総合対策|のニュース|の報道|統計|について学|者数|率)"),
+    "家に帰れない": _fold_re(r"(?:事情|理由|わけ)"),
+    "殺される": _fold_re(
         r"[^。!?]{0,8}?(?:冗談|じょうだん|ふざけ|ゲーム|げーむ|漫画|まんが|ドラマ)"
     ),
 }
 # Being hit counts as happening now only with a sign of now (殴られてる, 今, 毎日, 助けて).
 _NEEDS_NOW = frozenset({"殴られる"})
-_NOW_AFTER = re.compile(r"(?:てる|ている|ています|てます|続け|そう|てて)")
-_NOW_BEFORE = re.compile(r"(?:今|いま|毎日|まいにち|毎晩|いつも|また|今日も|きょうも|さっき)")
-_URGENT = re.compile(
+_NOW_AFTER = _fold_re(r"[^。!?]{0,5}?(?:てる|ている|ています|てます|続け|そう|てて)")
+_NOW_BEFORE = _fold_re(r"(?:今|いま|毎日|まいにち|毎晩|いつも|また|今日も|きょうも|さっき)")
+_URGENT = _fold_re(
     r"助けて|たすけて|怖い|こわい|逃げ|にげ|隠れ|かくれ|帰りたくな|かえりたくな|殺され|けが|怪我|血が|警察"
     r"|腫れ|はれて|あざ|痣|痛い|いたい|骨|救急|110"
 )
-_PAST_BEFORE = re.compile(
-    r"(?:前は|まえは|昔は|昔|むかし|以前|学生の頃|学生時代|若い頃|一時期|当時)"
-)
-_PAST_AFTER = re.compile(
-    r"(?:って|と|とか)?(?:思って|おもって|考えて|かんがえて)(?:た|いた|ました)"
-)
+_PAST_BEFORE = _fold_re(r"(?:前は|まえは|昔は|昔|むかし|以前|学生の頃|学生時代|若い頃|一時期|当時)")
+_PAST_AFTER = _fold_re(r"(?:って|と|とか)?(?:思って|おもって|考えて|かんがえて)(?:た|いた|ました)")
 # Indirect phrases that a denial elsewhere in the message (死にたくはない。でも…) lowers.
 _SOFT_INDIRECT = frozenset({"生きるのがつらい", "楽になりたい", "もう限界", "生きてる意味ない"})
 # A word right before the phrase that makes it about something else (仕事終わりにしたい).
 _UNRELATED_RIGHT_BEFORE = {
-    "終わりにしたい": re.compile(
+    "終わりにしたい": _fold_re(
         r"(?:仕事|作業|話|関係|付き合い|契約|喧嘩|けんか|連絡|同居|片付け|会議|勉強|今日|バイト|ゲーム)"
         r"(?:を|は|も)?$"
     ),
 }
 #: In these contexts the phrase is plainly about something else (髪を切ってる, 終電で家に帰れない).
-_UNRELATED_IN_CONTEXT = frozenset({"切ってる", "家に帰れない"})
+_UNRELATED_IN_CONTEXT = frozenset({"切ってる", "家に帰れない", "自殺", "殺される"})
 
 
 @dataclass(frozen=True, slots=True)

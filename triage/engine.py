@@ -1,21 +1,29 @@
 """The triage engine: normalise → crisis check → tokenise → match the lexicon → rank windows.
 
-Lexicon terms are compiled once, when the engine is built:
+Sudachi runs in mode A (finest units) on both the lexicon terms and the message, so a
+compound term (住居確保給付金) is simply a run of tokens on either side. Terms are compiled
+once, when the engine is built, into four ways of matching (`via` in the evidence):
 
-- `lemma`: the term's Sudachi normalized forms without particles (家賃が払えない → 家賃 払う
-  ない), matched as a contiguous run of the message's lemmas, so conjugation and a dropped
-  particle do not matter (家賃払えなくて).
-- `reading`: the term's katakana reading (家賃 → ヤチン), matched on token boundaries of the
-  message's reading, but only where the message wrote kana (やちん, ｼﾆﾀｲ); where it wrote
-  kanji the lemma and surface passes decide, so homophones (障害/生涯) do not mix.
-- `surface`: the folded term as a substring of the folded message, for phrases Sudachi
-  splits unpredictably; only for terms of two or more characters with a kanji or latin
-  letter, or three or more kana.
+- `lemma`: the term's normalized forms without case/topic particles (家賃が払えない → 家賃
+  払う ない), matched as a contiguous run of the message's lemmas, so conjugation and a
+  dropped が/を do not matter (家賃払えなくて) while から/まで/で keep their meaning, and a
+  negation right after the run flips it (貸してもらえる ≠ 貸してもらえない).
+- `reading`: the term's katakana reading (家賃 → ヤチン), matched on token boundaries, but
+  only where the message wrote kana (やちん, ﾔﾁﾝ); where it wrote kanji the lemma and
+  surface passes decide, so homophones (障害/生涯) do not mix.
+- `surface`: the folded term as a substring of the folded message (long vowels removed on
+  both sides), for phrases Sudachi splits unpredictably; only for terms with a kanji or
+  latin letter, or of four or more kana (りこん must not match inside ふりこんだ).
 - `fuzzy`: a guarded second pass (rapidfuzz) only when nothing else matched well, only for
-  terms of five or more characters, with a high cutoff, so 介護 never matches 解雇 and 詐欺
-  never matches うさぎ.
+  terms of six or more characters, keeping the first character and most of the kanji, so
+  介護 never matches 解雇 and 詐欺 never matches うさぎ.
 
-A window's score combines its matched meaning groups: 1 − Π(1 − weight), in [0, 1].
+A window's score combines its matched meaning groups: 1 − Π(1 − weight), in [0, 1], after
+these rules: the same words count once per window; a short word inside a longer phrase of
+another meaning is part of that phrase (滞納 in 家賃滞納); words read in a context another
+window asked for belong to that window (いじめ from a child writing → child_ombuds); a
+context group (うちの子, 夫) counts only with the group that asked for it; a vague group
+(しんどい) counts only when nothing specific matched.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ MIN_SCORE = 0.3
 #: …and is at least this fraction of the best score.
 MIN_RELATIVE = 0.3
 MAX_WINDOWS = 4
+#: The score of the general desk when nothing matched (a vague or empty message).
+FALLBACK_SCORE = 0.2
 #: A matched word this short (characters) can be part of a longer phrase of another meaning.
 SHORT_WORD = 4
 #: A word claimed by a context group may be this many characters shorter than the other match.
@@ -44,12 +54,12 @@ CONTEXT_SLACK = 2
 TIE = 0.015
 #: Non-vague evidence at least this strong means we understood the worry (no question back).
 CONFIDENT = 0.45
-#: Out-of-scope questions step behind a real worry: their score is scaled by this.
+#: Out-of-scope questions step behind a real worry: their score is scaled by this…
 OUT_OF_SCOPE_BEHIND_WORRY = 0.5
 #: All-kana terms shorter than this match only on token boundaries (reading), never inside
 #: a word (りこん is inside ふりこんだ).
 SURFACE_MIN_KANA = 4
-#: Out-of-scope questions step behind a worry at least this strong.
+#: …when the worry is at least this strong.
 WORRY_BEFORE_OUT_OF_SCOPE = 0.6
 FUZZY_MIN_LEN = 6
 FUZZY_CUTOFF = 80.0
@@ -118,23 +128,25 @@ class _Tokenizer:
         # The Sudachi tokenizer object is not safe to share between threads.
         with self._lock:
             morphemes: Any = self._tokenizer.tokenize(text[:MAX_TOKENISED])
-            return [
-                _Token(
-                    surface=m.surface(),
-                    lemma=m.normalized_form(),
-                    reading=m.reading_form(),
-                    content=m.part_of_speech()[0] in _CONTENT_POS,
-                    function=m.part_of_speech()[0] in _FUNCTION_POS
-                    or (
-                        m.part_of_speech()[0] == "助詞"
-                        and m.normalized_form() in _DROPPABLE_PARTICLES
-                    ),
-                    start=m.begin(),
-                    end=m.end(),
+            tokens: list[_Token] = []
+            for m in morphemes:
+                pos = m.part_of_speech()[0]
+                if pos == "空白":
+                    continue
+                lemma = m.normalized_form()
+                tokens.append(
+                    _Token(
+                        surface=m.surface(),
+                        lemma=lemma,
+                        reading=m.reading_form(),
+                        content=pos in _CONTENT_POS,
+                        function=pos in _FUNCTION_POS
+                        or (pos == "助詞" and lemma in _DROPPABLE_PARTICLES),
+                        start=m.begin(),
+                        end=m.end(),
+                    )
                 )
-                for m in morphemes
-                if m.part_of_speech()[0] != "空白"
-            ]
+            return tokens
 
 
 @dataclass(slots=True)
@@ -164,6 +176,9 @@ class Engine:
             for term in group.terms:
                 self._compile(_Term(index, term, group.weight))
         self._fuzzy_keys = [key for key, _ in self._fuzzy]
+        #: Context groups (named by another group's `requires`): they say who or what the
+        #: message is about, and count only together with a group that asked for them.
+        self._contexts = {(g.window, need) for g in self.groups for need in g.requires}
 
     # --- building ------------------------------------------------------------------------
     def _compile(self, term: _Term) -> None:
@@ -180,8 +195,15 @@ class Engine:
             self._lemma.setdefault(lemmas, []).append(term)
             self._lemma_first.add(lemmas[0])
             self._lemma_max = max(self._lemma_max, len(lemmas))
-        reading = "".join(t.reading for t in tokens if not t.function)
-        if len(reading) >= 2 and "*" not in reading:
+        kept = [t for t in tokens if not t.function]
+        reading = "".join(t.reading for t in kept)
+        # Like the lemma rule: サロンを → サロン would match every サロン.
+        dropped = len(kept) < len(tokens)
+        if (
+            len(reading) >= (4 if dropped else 2)
+            and "*" not in reading
+            and (len(kept) > 1 or not dropped)
+        ):
             self._reading.setdefault(reading, []).append(term)
             self._reading_max = max(self._reading_max, len(reading))
 
@@ -238,16 +260,19 @@ class Engine:
     def _match_fuzzy(self, folded: str, hits: dict[int, _Hit]) -> None:
         from rapidfuzz import fuzz, process
 
-        # One C++ pass over every long term, then the guards on the few candidates.
+        # A typo keeps the first character (checked below), so only terms whose first
+        # character occurs in the message are candidates; one C++ pass scores those.
+        present = set(folded)
+        subset = [i for i, key in enumerate(self._fuzzy_keys) if key[0] in present]
         candidates = process.extract(
             folded,
-            self._fuzzy_keys,
+            [self._fuzzy_keys[i] for i in subset],
             scorer=fuzz.partial_ratio,
             score_cutoff=FUZZY_CUTOFF,
             limit=None,
         )
-        for key, _, index in candidates:
-            term = self._fuzzy[index][1]
+        for key, _, position in candidates:
+            term = self._fuzzy[subset[position]][1]
             if term.group in hits or len(folded) < len(key):
                 continue
             found = fuzz.partial_ratio_alignment(key, folded, score_cutoff=FUZZY_CUTOFF)
@@ -280,13 +305,14 @@ class Engine:
         if danger.urgency == "crisis" and OUT_OF_SCOPE in scores:
             del scores[OUT_OF_SCOPE]  # a message about a life in danger is never "not ours"
         windows = _rank(scores, first)
+        # Ask back when the worry is unclear; a plain city question needs no question back.
         clarify = not confident
-        if not windows or (windows[0].id == OUT_OF_SCOPE and len(windows) == 1):
-            if not windows:
-                windows = (WindowScore(GENERAL_DESK, 0.2),)
-            clarify = not windows or windows[0].id != OUT_OF_SCOPE
-        if windows[0].id == OUT_OF_SCOPE and not writer_evidence and writer == "self":
-            writer = "unknown"
+        if not windows:
+            windows = (WindowScore(GENERAL_DESK, FALLBACK_SCORE),)
+            clarify = True
+        elif [w.id for w in windows] == [OUT_OF_SCOPE]:
+            clarify = False
+        writer = _writer_for(writer, writer_evidence, windows[0].id)
         if not norm.fold.strip():
             writer = "unknown"
         return Analysis(
@@ -312,6 +338,13 @@ class Engine:
             and not _inside_longer(i, h, hits, self.groups)
         ]
         live = [(i, h) for i, h in live if not _claimed_in_context(i, h, live, self.groups)]
+        asked = {(self.groups[i].window, need) for i, _ in live for need in self.groups[i].requires}
+        live = [
+            (i, h)
+            for i, h in live
+            if (self.groups[i].window, self.groups[i].name) not in self._contexts
+            or (self.groups[i].window, self.groups[i].name) in asked
+        ]
         specific = any(not self.groups[i].vague for i, _ in live)
         taken: dict[str, list[tuple[int, int]]] = {}
         for index, hit in sorted(live, key=lambda kv: -kv[1].weight):
@@ -382,6 +415,27 @@ def _claimed_in_context(
         and (hit.end - hit.start) - (other.end - other.start) <= CONTEXT_SLACK
         for j, other in live
     )
+
+
+#: Windows about a child that a parent writes to: the person in need is their child.
+_FOR_A_CHILD = frozenset({"child_development", "medical_care_child"})
+#: Windows about one's own parenting: a parent writing about their child is `self`.
+_OWN_PARENTING = frozenset({"child_family", "nursery", "single_parent"})
+
+
+def _writer_for(writer: Reporter, evidence: tuple[Evidence, ...], primary: str) -> Reporter:
+    """The reporter rules that depend on the window (tests/data/README.md label rules)."""
+    child_writer = any(e.matched == "child" for e in evidence)
+    if writer == "self" and primary in _FOR_A_CHILD and not child_writer:
+        return "family"
+    if (
+        writer == "family"
+        and primary in _OWN_PARENTING
+        and evidence
+        and reporter.is_child_word(evidence[0].matched)
+    ):
+        return "self"
+    return writer
 
 
 def _writer_fits(group: MeaningGroup, writer: Reporter) -> bool:

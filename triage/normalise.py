@@ -45,6 +45,40 @@ _MAX_RUN = 2
 _SINGLE_ONLY = frozenset("ーっッwW")
 
 
+# The vowel each hiragana ends in, for stretched spellings (きえたああい → きえたい).
+_VOWEL_OF: dict[str, str] = {}
+for _vowel, _row in (
+    ("あ", "あかさたなはまやらわがざだばぱゃ"),
+    ("い", "いきしちにひみりぎじぢびぴ"),
+    ("う", "うくすつぬふむゆるぐずづぶぷゅ"),
+    ("え", "えけせてねへめれげぜでべぺ"),
+    ("お", "おこそとのほもよろをごぞどぼぽょ"),
+):
+    for _kana in _row:
+        _VOWEL_OF[_kana] = _vowel
+
+
+def _drop_stretch(text: str) -> str:
+    """Remove a run of two or more vowel kana that only stretches the kana before it
+    (たああい → たい, すごおおい → すごい); a single one stays (おかあさん)."""
+    out: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        out.append(ch)
+        vowel = _VOWEL_OF.get(ch)
+        j = i + 1
+        if vowel is not None:
+            while j < n and text[j] == vowel:
+                j += 1
+            if j - (i + 1) >= 2:
+                i = j
+                continue
+        i += 1
+    return "".join(out)
+
+
 def _is_kana(ch: str) -> bool:
     return "\u3041" <= ch <= "\u30ff"
 
@@ -86,7 +120,7 @@ def clean(text: str) -> str:
         else:
             run = 0
         out.append(ch)
-    return "".join(out).replace("ーー", "ー")
+    return _drop_stretch("".join(out))
 
 
 def to_hiragana(text: str) -> str:

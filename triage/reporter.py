@@ -11,6 +11,13 @@ from __future__ import annotations
 import re
 
 from triage.analysis import Evidence, Reporter
+from triage.normalise import to_hiragana
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    """Patterns are written in natural script; the text they read is folded to hiragana."""
+    return re.compile(to_hiragana(pattern))
+
 
 _KIN = (
     r"(?:母親|父親|お母さん|お父さん|おかあさん|おとうさん|母|父|はは|ちち|両親|親御さん|親|兄|姉|弟|妹|"
@@ -23,39 +30,49 @@ _KIN = (
 )
 _HONORIFIC = r"(?:さん|ちゃん|くん|君)?"
 # Kin word as subject/topic/possessor of the worry. 親と話さない (object) does not count.
-_FAMILY = re.compile(
+_FAMILY = _compile(
     r"(?<!元)"
     + _KIN
     + _HONORIFIC
     + r"(?:が|は|も|の|って|、|,|。|を|[0-9]+歳|[0-9]+代|\([0-9]+\)|です|だけど|と二人|と2人)"
 )
-_THIRD = re.compile(
+_THIRD = _compile(
     r"(?:近所|きんじょ|ご近所|隣|となり|お隣|向かい|友達|友人|ともだち|知人|知り合い|しりあい|同僚|先輩|後輩|"
     r"民生委員|上の階|下の階|上の部屋|下の部屋|住人|利用者|クラスメイト|くらすめいと|同級生|近くに住む|町内|"
     r"マンションの|アパートの|団地の|大家として|担任|職場の人|バイト先の人|同じ(?:アパート|マンション)|地域の|"
     r"ケアマネ|教員|教師|保育士|ヘルパー|匿名|おじさん|おばさん|おじいさん|おばあさん|若い人|男の人|女の人|"
-    r"若い女性|若い男性|町内会|自治会|役員|大家|職場|パートさん|バイトの子|生徒|学生さん)"
+    r"若い女性|若い男性|町内会|自治会|役員|パートさん|バイトの子|生徒さん|学生さん|担任の先生)"
     r"(?:の|が|は|も|って|さん|ちゃん|くん|です|、|,|として|がいて|がいる|をよく|で|をして)"
     r"|(?:人|方|子|男性|女性)が(?:いて|いる|います|いるん)"
     r"|(?:近所|きんじょ|ご近所|隣|となり|お隣|地域|町内|向かい|近く|団地|マンション|アパート)に"
 )
-_NOT_THIRD = re.compile(
-    r"(?:友達|友人|ともだち|知り合い)(?:が|は|も)?(?:いない|ゼロ|0人|居ない|できない)"
+_NOT_THIRD = _compile(
+    r"(?:友達|友人|ともだち|知り合い)(?:が|は|も)?(?:いない|いません|いなくて|ゼロ|0人|居ない|できない)"
 )
-_SELF = re.compile(
+_SELF = _compile(
     r"(?:私|わたし|あたし|僕|ぼく|俺|おれ|自分|じぶん|わし|うち(?!の子|の娘|の息子|の親|の母|の父|の家))"
     r"(?:が|は|も|の|って|、|です|だけ)"
 )
 # A child writing about themselves: 中2です, 高校生だけど, 親に言えない.
-_CHILD_WRITER = re.compile(
+_CHILD_WRITER = _compile(
     r"(?:小学生|中学生|高校生|中[1-3123]|高[1-3123]|小[4-6456])(?:です|だけど|だけど|。|、|$|で|の私)"
     r"|親に(?:は)?(?:言えない|いえない|ばれたくない|内緒)"
 )
 # A kin word followed by a loss (夫が亡くなって) describes the writer's situation, not a
 # family member's worry.
-_KIN_LOSS = re.compile(
+_KIN_LOSS = _compile(
     _KIN + _HONORIFIC + r"(?:が|を)?(?:亡くな|亡くし|なくな|なくし|他界|死んで|死別|と離婚|と別れ)"
 )
+
+
+_CHILD_KIN = _compile(
+    r"^(?:息子|娘|むすこ|むすめ|長男|次男|三男|長女|次女|三女|うちの子|うちの娘|うちの息子|子ども|子供|こども|赤ちゃん|あかちゃん)"
+)
+
+
+def is_child_word(matched: str) -> bool:
+    """Whether a family mention is the writer's child (their own parenting, not a relative)."""
+    return _CHILD_KIN.match(matched) is not None
 
 
 def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:

@@ -275,7 +275,11 @@ def _names(session: Session) -> dict[int, str]:
 def _latest_text(session: Session, resident_id: int) -> str | None:
     return session.scalar(
         select(Message.text)
-        .where(Message.resident_id == resident_id, Message.direction == "in")
+        .where(
+            Message.resident_id == resident_id,
+            Message.direction == "in",
+            Message.text.is_not(None),
+        )
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)
     )

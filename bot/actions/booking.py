@@ -73,6 +73,8 @@ class BookResult:
     booking: BookingView | None = None
     alternatives: tuple[SlotView, ...] = ()
     service_id: str | None = None
+    #: Reminder kinds scheduled for a new booking.
+    reminders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -424,7 +426,8 @@ def book(
     )
     session.add(booking)
     session.flush()
-    for kind, due_at in reminder_times(slot.starts_at, mode, now=now):
+    planned = reminder_times(slot.starts_at, mode, now=now)
+    for kind, due_at in planned:
         session.add(Reminder(booking_id=booking.id, kind=kind, due_at=due_at))
     audit.record(
         session,
@@ -437,7 +440,12 @@ def book(
     )
     session.flush()
     log.info("booking created booking_id=%s slot_id=%s", booking.id, slot_id)
-    return BookResult("booked", _booking_view(booking, slot), service_id=slot.service_id)
+    return BookResult(
+        "booked",
+        _booking_view(booking, slot),
+        service_id=slot.service_id,
+        reminders=tuple(kind for kind, _ in planned),
+    )
 
 
 def _cancel_row(session: Session, booking: Booking, *, by: str, now: datetime) -> bool:
@@ -619,7 +627,9 @@ def _answer(
     result: BookResult, *, move: int | None = None, rescheduled: bool = False
 ) -> list[Message]:
     if result.status == "booked" and result.booking is not None:
-        return dialogue.booked_messages(result.booking, rescheduled=rescheduled)
+        return dialogue.booked_messages(
+            result.booking, rescheduled=rescheduled, reminders=result.reminders
+        )
     if result.status == "duplicate":
         return []  # the same button again: the first tap already answered
     if result.status == "already" and result.booking is not None:
@@ -785,6 +795,90 @@ def staff_cancel(
 ) -> CancelResult:
     """Staff cancel a booking; the resident is told kindly and offered new times."""
     return cancel(session, booking_id, now=now, by="staff", actor_id=staff_id, notify=notify)
+
+
+def staff_reschedule(
+    session: Session,
+    booking_id: int,
+    new_slot_id: int,
+    *,
+    staff_id: int | None,
+    now: datetime,
+    notify: bool = True,
+) -> BookResult:
+    """Staff move a booking (same resident, mode and phone) and tell the resident."""
+    old = session.get(Booking, booking_id)
+    if old is None:
+        return BookResult("not_found")
+    owner = session.get_one(Resident, old.resident_id)
+    result = reschedule(
+        session, resident=owner, booking_id=booking_id, new_slot_id=new_slot_id, now=now
+    )
+    if result.status != "booked" or result.booking is None:
+        return result
+    _audit_staff(
+        session,
+        staff_id,
+        "booking.staff_reschedule",
+        "booking",
+        booking_id,
+        {"new_booking_id": result.booking.booking_id},
+    )
+    if notify and owner.following and owner.erased_at is None:
+        enqueue_push(
+            session,
+            resident_id=owner.id,
+            line_user_id=owner.line_user_id,
+            messages=dialogue.staff_rescheduled_messages(result.booking),
+            dedupe_key=f"booking-moved:{booking_id}",
+            origin="staff",
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class StaffBookingRow:
+    """One booking as the staff list shows it (the summary only if it was shared)."""
+
+    booking_id: int
+    reference: str
+    service_id: str
+    starts_at: datetime
+    mode: str
+    phone: str | None
+    status: str
+    resident_id: int
+    handoff_id: int | None
+    has_summary: bool
+
+
+def bookings_between(
+    session: Session, since: datetime, until: datetime, *, service_id: str | None = None
+) -> list[StaffBookingRow]:
+    """Bookings (any status) whose slot starts in [since, until), in time order."""
+    query = (
+        select(Booking, Slot)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Slot.starts_at >= since, Slot.starts_at < until)
+        .order_by(Slot.starts_at, Booking.id)
+    )
+    if service_id is not None:
+        query = query.where(Slot.service_id == service_id)
+    return [
+        StaffBookingRow(
+            booking_id=b.id,
+            reference=b.reference,
+            service_id=s.service_id,
+            starts_at=s.starts_at,
+            mode=b.mode,
+            phone=b.phone,
+            status=b.status,
+            resident_id=b.resident_id,
+            handoff_id=b.handoff_id,
+            has_summary=bool(b.triage_summary),
+        )
+        for b, s in session.execute(query).all()
+    ]
 
 
 def mark_outcome(session: Session, booking_id: int, outcome: str, *, staff_id: int | None) -> bool:

@@ -760,11 +760,34 @@ _POSTBACKS = {
 # calls them with what the database returned.
 
 
-def booked_messages(view: BookingView, *, rescheduled: bool = False) -> list[Message]:
+def booked_messages(
+    view: BookingView, *, rescheduled: bool = False, reminders: Sequence[str] = ()
+) -> list[Message]:
+    """The confirmation with the reference; says which reminders will come (`reminders`:
+    the kinds actually scheduled, so a late booking promises nothing it cannot keep)."""
     name = service_name(view.service_id)
     how = how_text(view.service_id, view.mode, view.phone)
-    key = "rescheduled" if rescheduled else ("booked_phone" if view.mode == "phone" else "booked")
-    text = _t(key, reference=view.reference, name=name, when=when_text(view.starts_at), how=how)
+    key = "rescheduled" if rescheduled else "booked"
+    lines = [_t(key, reference=view.reference, name=name, when=when_text(view.starts_at), how=how)]
+    kinds = set(reminders)
+    note = "both" if kinds >= {"day_before", "morning_of"} else next(iter(kinds), None)
+    if note is not None:
+        lines.append(str(texts()["reminder_note"][note]))
+    lines.append(_t("booked_footer"))
+    return [text_message("\n".join(lines), [_list_action()])]
+
+
+def staff_rescheduled_messages(view: BookingView) -> list[Message]:
+    """Staff moved the booking: the new time, and how to change it again."""
+    name = service_name(view.service_id)
+    how = how_text(view.service_id, view.mode, view.phone)
+    text = _t(
+        "staff_rescheduled",
+        reference=view.reference,
+        name=name,
+        when=when_text(view.starts_at),
+        how=how,
+    )
     return [text_message(text, [_list_action()])]
 
 

@@ -7,7 +7,8 @@ LINE already has it (sent); any other 4xx is dead-lettered with its status code.
 
 Rows are sent concurrently (a small bound), so one hanging request holds one slot for at most
 the client timeout while the others keep flowing. The database is touched from a thread so
-the event loop (which also serves the webhook) never waits on it.
+the event loop (which also serves the webhook) never waits on it, and once per loop turn:
+the outcomes of the sends that finished and the next claim share one transaction.
 
 Start it in the app's lifespan:
 

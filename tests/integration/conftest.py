@@ -232,9 +232,7 @@ def start_service(
     """`start_service(role=..., worker=..., **settings)` → a running Service."""
     started: list[Service] = []
 
-    def start(
-        *, role: str = "all", worker: InboxWorker | None = None, **overrides: Any
-    ) -> Service:
+    def start(*, role: str = "all", worker: InboxWorker | None = None, **overrides: Any) -> Service:
         settings = make_settings(database.url, fake_line.base_url, **overrides)
         if worker is None and role in ("all", "worker"):
             worker = InboxWorker(

@@ -412,3 +412,21 @@ def test_capacity_cannot_go_below_booked_seats(db: Database) -> None:
         booking_id = session.scalars(select(Booking.id).where(Booking.resident_id == a)).one()
         assert actions.mark_outcome(session, booking_id, "attended", staff_id=1)
         assert not actions.mark_outcome(session, booking_id, "no_show", staff_id=1)
+
+
+def test_staff_move_a_booking_and_the_resident_is_told(db: Database) -> None:
+    old_slot, new_slot = first_slot(db, index=0), first_slot(db, index=5)
+    resident = make_resident(db)
+    apply(db, resident, BookSlot(old_slot.id, "visit", None, "st"))
+    with db.write() as session:
+        booking_id = session.scalars(select(Booking.id)).one()
+        moved = actions.staff_reschedule(session, booking_id, new_slot.id, staff_id=4, now=NOW)
+    assert moved.status == "booked" and moved.booking is not None
+    with db.read() as session:
+        notice = session.scalars(select(Outbox).where(Outbox.origin == "staff")).one()
+        assert "窓口の都合で変わりました" in notice.messages[0]["text"]
+        rows = actions.bookings_between(session, NOW, NOW + timedelta(days=30))
+    assert [(r.status, r.booking_id) for r in rows] == [
+        ("cancelled", booking_id),
+        ("active", moved.booking.booking_id),
+    ]

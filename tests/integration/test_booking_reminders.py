@@ -215,3 +215,41 @@ def test_start_scheduler_fills_the_horizon_in_the_background(database: Database)
     finally:
         handle.stop()
     assert not handle.scheduler.running
+
+
+def test_the_confirmation_promises_only_the_reminders_that_will_come(db: Database) -> None:
+    evening = datetime(2026, 12, 1, 20, 0, tzinfo=JST)  # after 18:00 the day before
+    answers = {}
+    for mode, hours in (("visit", 0), ("phone", 1)):
+        slot_id = slot_at(db, EARLY + timedelta(hours=hours))
+        with db.write() as session:
+            resident = residents.get_or_create(session, f"Ulate{mode}", now=evening)
+            phone = "090-1111-2222" if mode == "phone" else None
+            effect = BookSlot(slot_id, mode, phone, f"late-{mode}")
+            answers[mode] = actions.apply_booking_effect(session, resident, effect, evening)
+    assert "当日の朝に、お知らせを送ります" in answers["visit"][0]["text"]
+    assert "前の日" not in answers["visit"][0]["text"]
+    assert "お知らせを送ります" not in answers["phone"][0]["text"]
+
+
+def test_scheduler_loop_runs_until_stopped(database: Database) -> None:
+    """The app's loop contract (`await Scheduler(database, settings).run(stop)`)."""
+    import asyncio
+
+    from bot.scheduler import Scheduler
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        task = asyncio.create_task(Scheduler(database).run(stop))
+        slots = 0
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            with database.read() as session:
+                slots = session.scalar(select(func.count()).select_from(Slot)) or 0
+            if slots:
+                break
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        return slots
+
+    assert asyncio.run(main()) > 0

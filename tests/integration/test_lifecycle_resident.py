@@ -104,9 +104,7 @@ def test_f1_erase_removes_words_and_triage_and_a_redelivery_does_not_bring_them_
         assert all(p.get("message", {}).get("text", "") == "" for p in payloads)
         status = session.scalar(select(Outbox.status).where(Outbox.id == pending_id))
         assert status == "cancelled"
-        [audit] = session.scalars(
-            select(AuditLog).where(AuditLog.action == "resident.erase")
-        ).all()
+        [audit] = session.scalars(select(AuditLog).where(AuditLog.action == "resident.erase")).all()
         assert SENTINEL not in json.dumps(audit.detail)
         assert audit.detail["messages_erased"] >= 3
     erased = resident(db, user)
@@ -124,9 +122,7 @@ def test_f1_erase_removes_words_and_triage_and_a_redelivery_does_not_bring_them_
     assert fake.violations == []
 
 
-def test_f1_answering_no_keeps_everything(
-    service: Service, signed_webhook: SignedWebhook
-) -> None:
+def test_f1_answering_no_keeps_everything(service: Service, signed_webhook: SignedWebhook) -> None:
     user = new_user_id()
     say(service, signed_webhook, user, f"仕事がない {SENTINEL}")
     say(service, signed_webhook, user, "削除")

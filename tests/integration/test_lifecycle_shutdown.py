@@ -113,7 +113,9 @@ def test_h5_stop_under_load_loses_nothing_and_answers_once(
     process = serve(database, fake_line, port, log)
     outcomes: list[tuple[str, str, Any]] = []
     stop = threading.Event()
-    clients = [threading.Thread(target=load, args=(port, fake_line, stop, outcomes)) for _ in range(6)]
+    clients = [
+        threading.Thread(target=load, args=(port, fake_line, stop, outcomes)) for _ in range(6)
+    ]
     try:
         for client in clients:
             client.start()

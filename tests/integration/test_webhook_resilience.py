@@ -197,7 +197,9 @@ def test_h3_database_down_gives_503_and_redeliveries_are_processed_once_after(
             before = signed_webhook.text("家賃が払えない", user_id=new_user_id())
             assert service.send(before).status_code == 200
             cut()
-            during = [signed_webhook.text(f"仕事がない {i}", user_id=new_user_id()) for i in range(5)]
+            during = [
+                signed_webhook.text(f"仕事がない {i}", user_id=new_user_id()) for i in range(5)
+            ]
             statuses = [service.send(event).status_code for event in during]
             assert statuses == [503] * 5
             if not database.is_sqlite:  # a locked SQLite file still reads

@@ -18,7 +18,13 @@ from sqlalchemy import select, update
 from bot.actions import audit
 from bot.db import Database
 from bot.models.core import InboxEvent, Resident
-from tests.integration.conftest import Service, SignedWebhook, count, new_user_id, wait_inbox_settled
+from tests.integration.conftest import (
+    Service,
+    SignedWebhook,
+    count,
+    new_user_id,
+    wait_inbox_settled,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -31,6 +31,9 @@ def urgency(text: str) -> str:
         "死にたいです。",
         "もう死にたくなる",
         "4にたい",
+        "しにた〜い",
+        "きえたぁぁい",
+        "ｓｈｉｎｉｔａｉ",
     ],
 )
 def test_direct_ideation_any_spelling(text: str) -> None:
@@ -72,6 +75,11 @@ def test_indirect_ideation(text: str) -> None:
         ("怖くて家に帰れない", "violence_now"),
         ("友達が死ぬって言ってる", "other_in_danger"),
         ("公園で人が倒れてて反応がない", "other_in_danger"),
+        # katakana words in the patterns must match the hiragana-folded text
+        ("ロキソニンを20錠飲んだ", "overdose"),
+        ("オーバードーズした", "overdose"),
+        ("カッターで腕を切った", "self_harm"),
+        ("ロープを買った。もう決めた", "suicidal"),
     ],
 )
 def test_self_harm_overdose_violence_others(text: str, signal: str) -> None:
@@ -111,6 +119,8 @@ def test_idioms_and_deaths_of_others_are_not_crisis_but_noticed(text: str) -> No
         "GOODです",
         "終電がなくて家に帰れない",
         "自殺予防のボランティアに興味がある",
+        "推しに殺される（尊い）",
+        "仕事終わりにしたい",
         "母が年金を使い切ってしまう",
     ],
 )

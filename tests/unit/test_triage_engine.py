@@ -54,7 +54,9 @@ def test_fuzzy_and_substring_guards(text: str, forbidden: str) -> None:
 
 
 def test_fuzzy_second_pass_catches_a_typo_in_a_long_word() -> None:
-    result = analyse("じゅうきょかくほきゅうふきんのしんせいしたい")  # long kana, no exact match needed
+    result = analyse(
+        "じゅうきょかくほきゅうふきんのしんせいしたい"
+    )  # long kana, no exact match needed
     assert result.primary == "housing_benefit"
     typo = analyse("住居確保給府金について")  # 付 → 府
     assert typo.primary == "housing_benefit"
@@ -164,3 +166,52 @@ def test_adversarial_input_timing() -> None:
         started = time.perf_counter()
         analyse(text)
         assert time.perf_counter() - started < 1.0, len(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("母の介後がつらい", "elderly_care"),  # IME slip for 介護
+        ("娘が不投稿になった", "education"),  # 不登校
+        ("詐偽にあったかも", "consumer"),  # 詐欺
+        ("でいさーびすを使いたい", "elderly_care"),  # hiragana loanword, stretched
+        ("でいさびす使える？", "elderly_care"),  # …or not stretched
+        ("やんぐけあらーかもしれない", "child_family"),
+    ],
+)
+def test_common_typos_and_loanword_spellings(text: str, window: str) -> None:
+    assert analyse(text).primary == window
+
+
+def test_a_negation_right_after_a_phrase_flips_it() -> None:
+    # 貸してもらえる (a loan) must not match 貸してもらえない (refused a flat)
+    result = analyse("部屋を貸してもらえない")
+    assert "welfare_loan" not in result.window_ids
+    assert result.primary == "housing_search"
+
+
+def test_meaningful_particles_are_kept() -> None:
+    # どこから相談 (where do I start) is not どこに相談 (which desk): から is kept in lemmas
+    evidence = analyse("どこから相談したらいいか").evidence
+    assert [e.term for e in evidence if e.window == "general_desk"] == ["どこから相談"]
+
+
+def test_a_child_writing_goes_to_the_ombudsperson_not_the_school_desk() -> None:
+    child = analyse("中2です。クラスでいじめられてる。親には言えない")
+    assert child.primary == "child_ombuds"
+    assert child.reporter == "self"
+    parent = analyse("中2の娘がクラスでいじめられてるみたいです")
+    assert parent.primary == "education"
+    assert parent.reporter == "family"
+
+
+def test_partner_violence_goes_to_the_womens_desk_and_is_crisis() -> None:
+    result = analyse("今夫に殴られてる。助けて")
+    assert result.urgency == "crisis"
+    assert result.primary == "women"
+
+
+def test_long_match_hides_a_short_word_of_another_window() -> None:
+    # 家賃滞納 is rent trouble; 滞納 inside it is not a second (debt) topic
+    result = analyse("家賃滞納してる")
+    assert result.primary == "housing_benefit"

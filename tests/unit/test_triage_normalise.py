@@ -22,6 +22,9 @@ from triage.normalise import clean, fold, normalise
         ("死\u200bに\u202eたい", "死にたい"),  # zero-width and bidi controls removed
         ("1000円", "1000円"),  # digits never collapse
         ("草wwww", "草w"),
+        ("きえたぁぁい", "きえたい"),  # a vowel run that only stretches the kana before it
+        ("すごおおい", "すごい"),
+        ("おかあさん", "おかあさん"),  # one vowel is part of the word
     ],
 )
 def test_clean(raw: str, expected: str) -> None:
