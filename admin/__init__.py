@@ -78,6 +78,7 @@ def mount(
 
     app.add_exception_handler(auth.LoginRequired, on_login_required)
     app.add_exception_handler(auth.PageError, on_page_error)
+    _html_errors_under_admin(app, on_page_error)
 
     async def admin_root_redirect(request: Request) -> Response:
         from starlette.responses import RedirectResponse
@@ -88,11 +89,55 @@ def mount(
     return ctx
 
 
+def _html_errors_under_admin(app: Any, render_page: Any) -> None:
+    """Under /admin, framework errors (unknown page 404, wrong method 405, a malformed
+    form or path 422) become the same short Japanese page, without echoing the input;
+    elsewhere (the webhook, /healthz) FastAPI's JSON answers stay as they are."""
+    from fastapi.exception_handlers import (
+        http_exception_handler,
+        request_validation_exception_handler,
+    )
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from admin.auth import PageError
+
+    messages = {404: "このページは見つかりません。", 405: "この操作はできません。"}
+
+    def is_admin(request: Request) -> bool:
+        return request.url.path == "/admin" or request.url.path.startswith("/admin/")
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if not is_admin(request):
+            return await http_exception_handler(request, exc)
+        page = PageError(exc.status_code, messages.get(exc.status_code, "操作できませんでした。"))
+        response: Response = await render_page(request, page)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if not is_admin(request):
+            return await request_validation_exception_handler(request, exc)
+        page = PageError(400, "入力の形がちがいます。画面をもう一度開いてからお試しください。")
+        response: Response = await render_page(request, page)
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+
+
 def ensure_first_admin(database: Database, settings: Settings) -> bool:
     """Create the first admin from MARUGOTO_ADMIN_USERNAME / _PASSWORD if that account does
     not exist yet. A password that breaks the policy is refused (logged without it)."""
     if not settings.admin_username or settings.admin_password is None:
         return False
+    from sqlalchemy.exc import IntegrityError
+
     from bot.actions.staff import AccountError, PasswordRejected, ensure_user
 
     try:
@@ -108,6 +153,8 @@ def ensure_first_admin(database: Database, settings: Settings) -> bool:
         return False
     except AccountError:
         log.error("MARUGOTO_ADMIN_USERNAME is not a valid username")
+        return False
+    except IntegrityError:  # another instance created it at the same moment
         return False
     if created is not None:
         log.info("first admin account created: id=%s", created.id)

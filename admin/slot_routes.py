@@ -72,6 +72,14 @@ def router(ctx: AdminContext) -> APIRouter:
         start = max(min(start, today + timedelta(days=400)), today - timedelta(days=400))
         with ctx.read() as session:
             days = sq.days(session, viewer(staff), service, start)
+        with ctx.database.write() as session:
+            case_actions.record_view(
+                session,
+                action="slots.view",
+                actor_id=staff.user_id,
+                detail={"bookings": sum(len(s.bookings) for d in days for s in d.slots)},
+                ip=client_ip(request),
+            )
         return render(
             "slots.html",
             {

@@ -28,7 +28,7 @@ from bot.db import Database
 from bot.logging import exception_summary
 from bot.migrate import upgrade
 from bot.settings import Settings, get_settings
-from bot.webhook import crisis_check, line_webhook
+from bot.webhook import IngestQueue, crisis_check, line_webhook
 from bot.worker.inbox import InboxWorker
 
 log = logging.getLogger("marugoto.app")
@@ -64,6 +64,7 @@ def create_app(
         if migrate if migrate is not None else role == "all":
             await run_in_threadpool(upgrade, db)
         app.state.database = db
+        app.state.ingest = IngestQueue(db)
         if role in ("all", "web"):
             from admin import ensure_first_admin
 

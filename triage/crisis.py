@@ -182,6 +182,14 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _p(SUICIDAL, "もう限界", r"もう(?:限界|げんかい)(?!突破|とっぱ|価格|まで)"),
     _p(
         SUICIDAL,
+        "お別れ",
+        r"(?:みんな|皆|家族|かぞく|両親|親|母|父|子ども|子供)に(?:ありがとう|ごめん|ごめんなさい|よろしく)"
+        r"(?:って|と)(?:伝え|言っといて|言っておいて)"
+        r"|今まで(?:お世話|おせわ)になりました|先立つ不孝|最後に(?:伝えたい|言っておきたい|言いたい)"
+        r"|(?:これで|もう)(?:お別れ|おわかれ)(?:です|だ|します|ね)",
+    ),
+    _p(
+        SUICIDAL,
         "もう生きていけない",
         r"もう(?:生|い)きて(?:いけ|け)(?:ない|ねー|ません)|人生(?:ごと)?(?:を)?(?:やめ|辞め|止め|リタイア)たい"
         r"|(?:生|い)きるの(?:を)?(?:やめ|辞め|諦め|あきらめ)",
@@ -288,7 +296,8 @@ _PATTERNS: tuple[_Pattern, ...] = (
         "死ぬって言ってる",
         r"(?:死|し)ぬ" + _SAY + r"|(?:自殺|じさつ|飛び降り|とびおり)(?:する|しそう|しようと)"
         r"|もう(?:死|し)ぬ(?!ほど|かと|気|まで)|倒れて(?:て|る|いる|います)|(?:呼びかけ|声をかけ)ても(?:反応|返事)"
-        r"|反応がない|意識がない|息を?して(?:ない|いない)|物音がしない|お別れのメッセージ|今までありがとう"
+        r"|反応がない|意識がない|(?:呼んでも|揺すっても|ゆすっても|たたいても|叩いても)(?:返事|反応|起きな|目を覚まさ)"
+        r"|ぐったりして[^。]{0,12}?(?:返事|反応|動かな|意識|起きな|息)|息を?して(?:ない|いない)|物音がしない|お別れのメッセージ|今までありがとう"
         r"|血だらけ|血まみれ|(?:行方不明|ゆくえふめい)|(?:夜|よる|夜中|朝)(?:に|から)?(?:出て行った|出ていった|出かけた)まま"
         r"|(?:認知症|徘徊|はいかい|夜中|夜になっても|よるになっても|朝から|昨日から|きのうから)[^。]{0,20}?"
         r"(?:帰ってこな|帰って来な|戻ってこな|戻って来な|見つからな|見つかりません|見つかってない|いなくな)"
@@ -309,6 +318,11 @@ _DISTRESS = _fold_re(
     r"|価値(?:が)?ない|自分(?:なんか|なんて)|怖くて|こわくて|動悸|パニック|ぱにっく|抱えて"
     r"|見てられない|みてられない|逃げたい|にげたい|限界(?!突破)|しんど|全部(?:むり|無理)|ぜんぶむり|生きづら|病み|やみき"
     r"|(?:生|い)きてて(?:も)?(?:いいこと|良いこと)|からっぽ|空っぽ|虚し|むなし"
+    r"|もう(?:疲れ|つかれ)た|へとへと|くたくた|(?:手を(?:あげ|上げ)|叩い|たたい|怒鳴っ|どなっ)てしま"
+    r"|泣き叫|叫び声|怒鳴り声|(?:体|からだ|胸|むね|お尻|おしり|下着)を?(?:触|さわ)られ|性被害|性暴力|痴漢"
+    r"|つきまと|付きまと|ストーカー|新聞が?(?:たま|溜ま)|郵便物?が?(?:たま|溜ま)"
+    r"|(?:毎日|毎晩|いつも).{0,6}?(?:怒鳴られ|どなられ|責められ|罵られ|暴言)"
+    r"|(?:何日も|ずっと|数日).{0,10}?連絡が?(?:つかな|取れな|とれな)|遺族"
 )
 # After a direct-ideation match: 死にたくはない, 死にたいとかじゃない, 消えたいとまでは思わない.
 _NEGATION_AFTER_TAKU = _fold_re(
@@ -341,6 +355,10 @@ _AMBIGUOUS_CONTEXT = {
     ),
     "殴られる": _fold_re(r"(?:昔|むかし|子供の頃|子どもの頃|小さい頃|小学生|中学|高校|前の|元)"),
     "殺される": _fold_re(r"(?:推し|おし|尊|とうと|萌え|かわい|可愛|ゲーム|げーむ)"),
+    "飛び降り": _fold_re(r"清水の舞台|きよみずのぶたい"),
+    "お別れ": _fold_re(
+        r"(?:引っ越|引越|ひっこ|転居|退職|卒業|異動|転勤|辞め|やめ|退院|閉店|退去|解約|転校|定年|終了)"
+    ),
 }
 _CONTEXT_SPAN = 12
 # Words after the match that make it about something else (自殺予防のポスター).
@@ -350,17 +368,24 @@ _AMBIGUOUS_AFTER = {
     "殺される": _fold_re(
         r"[^。!?]{0,8}?(?:冗談|じょうだん|ふざけ|ゲーム|げーむ|漫画|まんが|ドラマ)"
     ),
+    # 飛び降りる覚悟で離婚届を出した: resolve, not a plan.
+    "飛び降り": _fold_re(r"(?:くらいの|ぐらいの|ような)?(?:覚悟|つもり|気持ち|勢い|思い)で"),
 }
 # Being hit counts as happening now only with a sign of now (殴られてる, 今, 毎日, 助けて).
 _NEEDS_NOW = frozenset({"殴られる"})
 _NOW_AFTER = _fold_re(r"[^。!?]{0,5}?(?:てる|ている|ています|てます|続け|そう|てて)")
 _NOW_BEFORE = _fold_re(r"(?:今|いま|毎日|まいにち|毎晩|いつも|また|今日も|きょうも|さっき)")
 _URGENT = _fold_re(
-    r"助けて|たすけて|怖い|こわい|逃げ|にげ|隠れ|かくれ|帰りたくな|かえりたくな|殺され|けが|怪我|血が|警察"
+    r"助けて|たすけて|怖い|こわい|逃げ(?!て(?:き|来)(?:た|ました))|にげ(?!てき(?:た|ました))|隠れ|かくれ|帰りたくな|かえりたくな|殺され|けが|怪我|血が|警察"
     r"|腫れ|はれて|あざ|痣|痛い|いたい|骨|救急|110"
 )
 _PAST_BEFORE = _fold_re(r"(?:前は|まえは|昔は|昔|むかし|以前|学生の頃|学生時代|若い頃|一時期|当時)")
 _PAST_AFTER = _fold_re(r"(?:って|と|とか)?(?:思って|おもって|考えて|かんがえて)(?:た|いた|ました)")
+# 消えたいって思ってた時期もあったけど今は大丈夫: the writer places it in the past themselves.
+_PAST_LATER = _fold_re(
+    r"^(?:って|と|とか)?(?:思って|おもって|考えて|かんがえて)(?:た|いた|ました)(?:時期|頃|ころ|こと)"
+    r"|^.{0,16}?(?:時期|頃|ころ)(?:も|が)?(?:あった|ありました)"
+)
 # Indirect phrases that a denial elsewhere in the message (死にたくはない。でも…) lowers.
 _SOFT_INDIRECT = frozenset({"生きるのがつらい", "楽になりたい", "もう限界", "生きてる意味ない"})
 # A word right before the phrase that makes it about something else (仕事終わりにしたい).
@@ -371,7 +396,16 @@ _UNRELATED_RIGHT_BEFORE = {
     ),
 }
 #: In these contexts the phrase is plainly about something else (髪を切ってる, 終電で家に帰れない).
-_UNRELATED_IN_CONTEXT = frozenset({"切ってる", "家に帰れない", "自殺", "殺される"})
+_UNRELATED_IN_CONTEXT = frozenset({"切ってる", "家に帰れない", "自殺", "殺される", "飛び降り", "お別れ"})
+# 家族が自殺して / 兄を自殺で亡くし / 自死遺族: someone else's death, the writer is bereaved.
+_OTHER_SUBJECT_BEFORE = _fold_re(
+    r"(?:家族|父|母|兄|姉|弟|妹|息子|娘|夫|妻|旦那|友人|友達|ともだち|同僚|彼氏|彼女|親|祖父|祖母|知人"
+    r"|先輩|後輩|子|子ども|子供|親戚|いとこ|恋人|パートナー)(?:さん|ちゃん|くん)?(?:が|は|を|も)$"
+)
+_BEREAVED_AFTER = _fold_re(
+    r"(?:し(?:て|た(?!い|く)|ちゃっ|てしまっ)|で(?:亡くな|なくな|失|亡くし|なくし))"
+)
+_BEREAVED = _fold_re(r"(?:自殺|自死|じさつ)(?:者の)?遺族|遺族")
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +438,8 @@ def _past(label: str, text: str, start: int, end: int) -> bool:
     if label in _NEEDS_NOW:
         now = _NOW_AFTER.match(text, end) or _NOW_BEFORE.search(before) or _URGENT.search(text)
         return now is None
+    if _PAST_LATER.search(text[end : end + 40]):
+        return True
     return bool(_PAST_BEFORE.search(before) and _PAST_AFTER.match(text, end))
 
 
@@ -413,6 +449,11 @@ def _status(pattern: _Pattern, text: str, start: int, end: int) -> str:
         return "unrelated"
     if _negated(text, end):
         return "negated"
+    if pattern.label == "自殺" and (
+        (_OTHER_SUBJECT_BEFORE.search(text[max(0, start - 8) : start]) and _BEREAVED_AFTER.match(text, end))
+        or _BEREAVED.match(text, end)
+    ):
+        return "bereaved"
     if _past(pattern.label, text, start, end):
         return "past"
     if _ambiguous(pattern.label, text, start, end):
@@ -438,7 +479,7 @@ def check(norm: Normalised) -> CrisisResult:
             status = "negated"
         if status == "active":
             active.append(pattern.signal)
-        elif status in ("negated", "ambiguous", "past"):
+        elif status in ("negated", "ambiguous", "past", "bereaved"):
             lowered.append(f"{pattern.signal}:{status}")
         else:
             cleared.append(f"{pattern.signal}:{status}")

@@ -32,9 +32,10 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon
+from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
 from triage import crisis, reporter
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
 from triage.normalise import bare, clean, fold, normalise
@@ -107,6 +108,8 @@ class _Token:
     function: bool
     start: int
     end: int
+    #: Punctuation or a symbol: a kana reading never runs across it (た。どう is not 多動).
+    punct: bool = False
 
 
 class _Tokenizer:
@@ -144,6 +147,7 @@ class _Tokenizer:
                         or (pos == "助詞" and lemma in _DROPPABLE_PARTICLES),
                         start=m.begin(),
                         end=m.end(),
+                        punct=pos == "補助記号",
                     )
                 )
             return tokens
@@ -189,7 +193,7 @@ class Engine:
         if len(key) >= FUZZY_MIN_LEN:
             self._fuzzy.append((key, term))
         tokens = self.tokenizer.tokens(clean(term.term))
-        lemmas = tuple(t.lemma for t in tokens if not t.function)
+        lemmas = tuple(_plain_negation([t for t in tokens if not t.function])[1])
         # クビに → (首,) would match every 首: a term that needs its particle is surface-only.
         if lemmas and (len(lemmas) > 1 or len(lemmas) == len(tokens)):
             self._lemma.setdefault(lemmas, []).append(term)
@@ -209,8 +213,7 @@ class Engine:
 
     # --- matching ------------------------------------------------------------------------
     def _match_lemmas(self, tokens: Sequence[_Token], hits: dict[int, _Hit]) -> None:
-        seq = [t for t in tokens if not t.function]
-        lemmas = [t.lemma for t in seq]
+        seq, lemmas = _plain_negation([t for t in tokens if not t.function])
         for i, first in enumerate(lemmas):
             if first not in self._lemma_first:
                 continue
@@ -232,10 +235,12 @@ class Engine:
     def _match_readings(self, tokens: Sequence[_Token], hits: dict[int, _Hit]) -> None:
         kanji = [_has_kanji(t.surface) for t in tokens]
         for i in range(len(tokens)):
+            if tokens[i].function:
+                continue  # a word starts on a word, not on が or 。
             reading = ""
             content = False
             for j in range(i, len(tokens)):
-                if kanji[j]:
+                if kanji[j] or tokens[j].punct:
                     break  # written in kanji: the lemma and surface passes decide
                 if tokens[j].function:
                     continue  # が, を, は … (ﾎｼｮｳﾆﾝ ｲﾅｲ = 保証人がいない)
@@ -336,6 +341,7 @@ class Engine:
             for i, h in hits.items()
             if _counts(self.groups[i], writer, hits, self.groups)
             and not _inside_longer(i, h, hits, self.groups)
+            and not _cut_across(i, h, hits, self.groups)
         ]
         live = [(i, h) for i, h in live if not _claimed_in_context(i, h, live, self.groups)]
         asked = {(self.groups[i].window, need) for i, _ in live for need in self.groups[i].requires}
@@ -373,6 +379,44 @@ class Engine:
         return scores, first, evidence, confident
 
 
+#: Polite negation (払えません = 払え ます ず; ありません = 有る ます ず) reads as plain negation.
+_POLITE = "ます"
+_POLITE_NEGATION = frozenset({"ず", "ぬ"})
+
+
+def _plain_negation(seq: Sequence[_Token]) -> tuple[list[_Token], list[str]]:
+    """The lemma view with 〜ません folded into 〜ない, so 払えません matches 払えない and
+    お金ありません matches お金がない."""
+    tokens: list[_Token] = []
+    lemmas: list[str] = []
+    i = 0
+    while i < len(seq):
+        tok = seq[i]
+        if (
+            tok.lemma == _POLITE
+            and i + 1 < len(seq)
+            and seq[i + 1].lemma in _POLITE_NEGATION
+        ):
+            end = seq[i + 1]
+            merged = _Token(
+                tok.surface + end.surface, "ない", "ナイ", False, False, tok.start, end.end
+            )
+            if lemmas and lemmas[-1] in ("有る", "ある"):
+                prev = tokens.pop()
+                lemmas.pop()
+                merged = _Token(
+                    prev.surface + merged.surface, "無い", "ナイ", True, False, prev.start, end.end
+                )
+            tokens.append(merged)
+            lemmas.append(merged.lemma)
+            i += 2
+            continue
+        tokens.append(tok)
+        lemmas.append(tok.lemma)
+        i += 1
+    return tokens, lemmas
+
+
 def _record(
     hits: dict[int, _Hit], term: _Term, matched: str, via: str, start: int, end: int
 ) -> None:
@@ -401,6 +445,25 @@ def _inside_longer(
     )
 
 
+def _cut_across(
+    index: int, hit: _Hit, hits: dict[int, _Hit], groups: Sequence[MeaningGroup]
+) -> bool:
+    """Kana is split unreliably (おやのかいご → お や の かい ご): a reading that ends or starts
+    inside a longer match for another window (親の会 across 親の介護) is a misreading."""
+    if hit.via != "reading":
+        return False
+    window = groups[index].window
+    return any(
+        groups[j].window != window
+        and other.start < hit.end
+        and hit.start < other.end
+        and not (other.start <= hit.start and hit.end <= other.end)
+        and not (hit.start <= other.start and other.end <= hit.end)
+        and other.end - other.start > hit.end - hit.start
+        for j, other in hits.items()
+    )
+
+
 def _claimed_in_context(
     index: int, hit: _Hit, live: Sequence[tuple[int, _Hit]], groups: Sequence[MeaningGroup]
 ) -> bool:
@@ -421,6 +484,8 @@ def _claimed_in_context(
 _FOR_A_CHILD = frozenset({"child_development", "medical_care_child"})
 #: Windows about one's own parenting: a parent writing about their child is `self`.
 _OWN_PARENTING = frozenset({"child_family", "nursery", "single_parent"})
+#: Windows about one's own relationship: a partner or in-law mentioned is the writer's own.
+_OWN_RELATIONSHIP = frozenset({"women", "single_parent"})
 
 
 def _writer_for(writer: Reporter, evidence: tuple[Evidence, ...], primary: str) -> Reporter:
@@ -433,6 +498,17 @@ def _writer_for(writer: Reporter, evidence: tuple[Evidence, ...], primary: str) 
         and primary in _OWN_PARENTING
         and evidence
         and reporter.is_child_word(evidence[0].matched)
+    ):
+        return "self"
+    # 夫は味方してくれない, DVから逃げてきました。子どもと二人: one's own marriage and children.
+    if (
+        writer == "family"
+        and primary in _OWN_RELATIONSHIP
+        and evidence
+        and (
+            reporter.is_partner_word(evidence[0].matched)
+            or reporter.is_child_word(evidence[0].matched)
+        )
     ):
         return "self"
     return writer
@@ -480,6 +556,7 @@ def _rank(scores: dict[str, float], first: dict[str, int]) -> tuple[WindowScore,
 
 
 _engine: Engine | None = None
+_engines: dict[Path, Engine] = {}
 _engine_lock = threading.Lock()
 
 
@@ -491,6 +568,20 @@ def default_engine() -> Engine:
             if _engine is None:
                 _engine = Engine(load_lexicon())
     return _engine
+
+
+def engine_for(lexicon_dir: Path) -> Engine:
+    """An engine over the lexicon files of another directory (validated like the packaged
+    one; raises `knowledge.lexicon.LexiconError` when they are not valid). Built once per
+    directory, sharing the packaged engine's tokenizer."""
+    key = lexicon_dir.resolve()
+    engine = _engines.get(key)
+    if engine is None:
+        lexicon = read_lexicon(key)
+        tokenizer = default_engine().tokenizer
+        with _engine_lock:
+            engine = _engines.setdefault(key, Engine(lexicon, tokenizer))
+    return engine
 
 
 def analyse_many(texts: Iterable[str]) -> list[Analysis]:

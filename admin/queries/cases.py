@@ -160,6 +160,8 @@ class QueueRow:
     reporter: str
     snippet: str | None
     connected_windows: list[str]
+    #: The resident wrote after the last staff reply (while staff work the case).
+    unread: bool = False
 
 
 @dataclass
@@ -285,11 +287,27 @@ def _latest_text(session: Session, resident_id: int) -> str | None:
     )
 
 
+def _has_unread(session: Session, handoff: Handoff) -> bool:
+    """A resident line newer than the last staff line, once staff have answered."""
+    if handoff.first_response_at is None:
+        return False
+    last_in, last_staff = session.execute(
+        select(
+            func.max(case((Message.direction == "in", Message.created_at))),
+            func.max(case((Message.direction == "staff", Message.created_at))),
+        ).where(
+            Message.resident_id == handoff.resident_id, Message.created_at >= handoff.created_at
+        )
+    ).one()
+    return last_in is not None and (last_staff is None or last_in > last_staff)
+
+
 def _row(session: Session, handoff: Handoff, resident: Resident, names: dict[int, str]) -> QueueRow:
     basis = basis_for(handoff, resident)
     summary_ok = basis in ("consent", "crisis_policy")
     snippet = _latest_text(session, resident.id) if basis == "consent" else None
     return QueueRow(
+        unread=_has_unread(session, handoff),
         id=handoff.id,
         status=handoff.status,
         urgency=handoff.urgency,

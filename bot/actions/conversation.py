@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.actions import audit, residents
-from bot.actions.inbox import ClaimedEvent, finish
+from bot.actions.inbox import ClaimedEvent, finish, finish_many
 from bot.models.core import Handoff, Message, Outbox, Resident
 
 #: Reply tokens live about a minute; the sender pushes after this margin instead.
@@ -153,13 +153,25 @@ def _add_outbox_row(
     *,
     urgent: bool,
 ) -> None:
+    values = _outbox_values(event, resident.id, resident.line_user_id, messages, part, urgent)
+    session.connection().execute(_INSERT_OUTBOX[_is_postgres(session)], [values])
+
+
+def _outbox_values(
+    event: ClaimedEvent,
+    resident_id: int,
+    line_user_id: str,
+    messages: list[dict[str, Any]],
+    part: int,
+    urgent: bool,
+) -> dict[str, Any]:
     expires = event.event_timestamp + timedelta(seconds=REPLY_TOKEN_SECONDS)
     reply_token = event.reply_token if part == 0 else None
     suffix = f":{part + 1}" if part else ""
-    values = {
+    return {
         "dedupe_key": f"answer:{event.webhook_event_id}{suffix}",
-        "resident_id": resident.id,
-        "line_user_id": resident.line_user_id,
+        "resident_id": resident_id,
+        "line_user_id": line_user_id,
         "messages": messages,
         "reply_token": reply_token,
         "reply_token_expires_at": expires if reply_token else None,
@@ -172,11 +184,152 @@ def _add_outbox_row(
         "next_attempt_at": event.event_timestamp + timedelta(milliseconds=part),
         "created_at": event.event_timestamp,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+_OUTBOX: Table = Outbox.__table__  # type: ignore[assignment]
+_MESSAGE: Table = Message.__table__  # type: ignore[assignment]
+_RESIDENT: Table = Resident.__table__  # type: ignore[assignment]
+_INSERT_OUTBOX = {
+    postgres: (postgresql.insert if postgres else sqlite.insert)(_OUTBOX).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
     )
+    for postgres in (False, True)
+}
+_INSERT_RESIDENT = {
+    postgres: (postgresql.insert if postgres else sqlite.insert)(_RESIDENT).on_conflict_do_nothing(
+        index_elements=["line_user_id"]
+    )
+    for postgres in (False, True)
+}
+_UPDATE_STATE = (
+    update(_RESIDENT)
+    .where(_RESIDENT.c.id == bindparam("b_id"))
+    .values(state=bindparam("b_state", type_=_RESIDENT.c.state.type))
+)
+
+
+# --- the fast path: a batch of plain answers in a few statements ------------------------------
+
+
+def is_plain(event: ClaimedEvent, outcome: Outcome) -> bool:
+    """A message or postback answered without effects: the common case, batched."""
+    return not outcome.effects and event.event_type in ("message", "postback")
+
+
+def apply_plain_steps(
+    session: Session, items: list[tuple[ClaimedEvent, Outcome]], *, now: datetime
+) -> set[int]:
+    """`apply_step` for many plain events at once (see `is_plain`): inbox done, resident
+    state, inbound and bot messages, outbox rows — a handful of statements for the batch.
+    Returns the ids applied; the others were re-claimed by another worker (lease lost)."""
+    held = finish_many(session, [event for event, _ in items])
+    items = [(event, outcome) for event, outcome in items if event.id in held]
+    if not items:
+        return held
+    connection = session.connection()
+    postgres = _is_postgres(session)
+    residents_by_user = _ensure_residents(
+        connection, {e.line_user_id for e, _ in items}, now, postgres
+    )
+    connection.execute(
+        _UPDATE_STATE,
+        [{"b_id": residents_by_user[e.line_user_id][0], "b_state": o.state} for e, o in items],
+    )
+    messages: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    for event, outcome in items:
+        resident_id, following = residents_by_user[event.line_user_id]
+        if outcome.log_inbound:
+            messages.append(
+                _message_row(
+                    resident_id,
+                    "in",
+                    outcome.inbound_text,
+                    event.id,
+                    now,
+                    triage=outcome.triage,
+                    urgency="crisis" if outcome.urgent else outcome.urgency,
+                )
+            )
+        for reply in outcome.replies:
+            messages.append(_message_row(resident_id, "bot", reply_text(reply), event.id, now))
+        if outcome.replies and following:
+            for index in range(0, len(outcome.replies), MAX_MESSAGES):
+                outbox.append(
+                    _outbox_values(
+                        event,
+                        resident_id,
+                        event.line_user_id,
+                        outcome.replies[index : index + MAX_MESSAGES],
+                        index // MAX_MESSAGES,
+                        outcome.urgent,
+                    )
+                )
+    if messages:
+        connection.execute(insert(_MESSAGE), messages)
+    if outbox:
+        connection.execute(_INSERT_OUTBOX[postgres], outbox)
+    return held
+
+
+def _message_row(
+    resident_id: int,
+    direction: str,
+    text: str | None,
+    inbox_event_id: int,
+    now: datetime,
+    *,
+    triage: dict[str, Any] | None = None,
+    urgency: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "resident_id": resident_id,
+        "direction": direction,
+        "text": text,
+        "triage": triage,
+        "urgency": urgency,
+        "inbox_event_id": inbox_event_id,
+        "staff_user_id": None,
+        "created_at": now,
+    }
+
+
+def _ensure_residents(
+    connection: Connection, users: set[str], now: datetime, postgres: bool
+) -> dict[str, tuple[int, bool]]:
+    """(resident id, following) per LINE user id, creating first-contact residents."""
+
+    def load() -> dict[str, tuple[int, bool]]:
+        rows = connection.execute(
+            select(_RESIDENT.c.line_user_id, _RESIDENT.c.id, _RESIDENT.c.following).where(
+                _RESIDENT.c.line_user_id.in_(users)
+            )
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    found = load()
+    missing = users - set(found)
+    if missing:
+        connection.execute(
+            _INSERT_RESIDENT[postgres],
+            [
+                {
+                    "line_user_id": user,
+                    "following": True,
+                    "followed_at": now,
+                    "state": {},
+                    "staff_active": False,
+                    "created_at": now,
+                }
+                for user in sorted(missing)
+            ],
+        )
+        found = load()
+    return found
 
 
 def reply_text(message: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.actions import audit
@@ -395,3 +395,20 @@ def ensure_user(
     if session.scalar(select(StaffUser.id).where(StaffUser.username == name)) is not None:
         return None
     return create_user(session, username=name, password=password, role=role, actor_type="system")
+
+
+def purge_stale(
+    session: Session, *, now: datetime, policy: LoginPolicy, keep_days: int = 30
+) -> int:
+    """Delete sessions that can no longer be used and old login attempts (for a scheduler
+    job). Audit rows are kept; these tables only serve authentication."""
+    cutoff = now - timedelta(days=keep_days)
+    sessions = session.execute(
+        delete(StaffSession).where(
+            (StaffSession.expires_at < now)
+            | (StaffSession.last_seen_at < now - policy.idle_timeout)
+            | StaffSession.revoked.is_(True)
+        )
+    )
+    attempts = session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff))
+    return int(getattr(sessions, "rowcount", 0) or 0) + int(getattr(attempts, "rowcount", 0) or 0)

@@ -85,7 +85,7 @@ class FaultDecision:
     deliver: bool = True
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: it is a live server's memory
 class FakeLineState:
     """The fake's memory. Public methods are the test API (see bot.fakeline.FakeLine)."""
 

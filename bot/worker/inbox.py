@@ -22,7 +22,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.actions.conversation import LeaseLost, Outcome, apply_step
+from bot.actions.conversation import (
+    LeaseLost,
+    Outcome,
+    apply_plain_steps,
+    apply_step,
+    is_plain,
+)
 from bot.actions.inbox import ClaimedEvent, claim, give_up, postpone
 from bot.db import Database
 from bot.logging import exception_summary
@@ -118,7 +124,27 @@ class InboxWorker:
     def _store(
         self, outcomes: list[tuple[ClaimedEvent, Outcome | BaseException]], now: datetime
     ) -> None:
+        plain = [
+            (event, result)
+            for event, result in outcomes
+            if isinstance(result, Outcome) and is_plain(event, result)
+        ]
         with self.database.write() as session:
+            if plain:
+                try:
+                    with session.begin_nested():
+                        held = apply_plain_steps(session, plain, now=now)
+                except Exception as error:
+                    # One bad row must not sink the batch: redo these one by one below.
+                    log.warning(
+                        "inbox batch of %d redone singly: %s", len(plain), type(error).__name__
+                    )
+                    held = None
+                if held is not None:
+                    for plain_event, plain_outcome in plain:
+                        self._log_applied(plain_event, plain_outcome, held)
+                    done = {event.id for event, _ in plain}
+                    outcomes = [item for item in outcomes if item[0].id not in done]
             for event, outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     self._failed(session, event, outcome)
@@ -127,21 +153,28 @@ class InboxWorker:
                     with session.begin_nested():
                         unhandled = apply_step(session, event, outcome, now=now)
                 except LeaseLost:
-                    log.warning("inbox %d: lease lost, left to the other worker", event.id)
+                    self._log_applied(event, outcome, set())
                     continue
                 except Exception as error:
                     self._failed(session, event, error)
                     continue
                 if unhandled:
                     log.warning("inbox %d: effects not handled: %s", event.id, ",".join(unhandled))
-                log.info(
-                    "inbox %d answered: event=%s replies=%d urgent=%s",
-                    event.id,
-                    event.event_type,
-                    len(outcome.replies),
-                    outcome.urgent,
-                )
+                self._log_applied(event, outcome, {event.id})
             self._checkpoint("before_commit")
+
+    @staticmethod
+    def _log_applied(event: ClaimedEvent, outcome: Outcome, held: set[int]) -> None:
+        if event.id not in held:
+            log.warning("inbox %d: lease lost, left to the other worker", event.id)
+            return
+        log.info(
+            "inbox %d answered: event=%s replies=%d urgent=%s",
+            event.id,
+            event.event_type,
+            len(outcome.replies),
+            outcome.urgent,
+        )
 
     def _failed(self, session: Any, event: ClaimedEvent, error: BaseException) -> None:
         if event.attempts >= self.max_attempts:

@@ -10,13 +10,15 @@ the client timeout while the others keep flowing. The database is touched from a
 the event loop (which also serves the webhook) never waits on it, and once per loop turn:
 the outcomes of the sends that finished and the next claim share one transaction.
 
-Start it in the app's lifespan:
+Start it in the app's lifespan, inside the running loop (bot.app does this):
 
-    stop = asyncio.Event()
-    sender = Sender(db, line_client, SenderConfig.from_settings(settings))
-    task = asyncio.create_task(sender.run(stop))
-    ...  # the worker calls sender.notify() after committing outbox rows
-    stop.set(); await task
+    line = create_line_client(settings)               # bot.line_api
+    sender = Sender(db, line, settings=settings)
+    task = asyncio.create_task(sender.run(stop))      # stop: asyncio.Event
+    ...  # after committing outbox rows: sender.wake() (same loop) / notify_threadsafe()
+    stop.set(); await task; await line.close()
+
+Tests drive one pass with `await send_due(db, client, now)`, jumping `now` past backoffs.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SenderConfig:
     #: Requests in flight at once (LINE allows far more; this keeps one process polite).
-    concurrency: int = 8
+    concurrency: int = 16
     #: How long a claimed row is ours. Must cover a reply and a push with their timeouts;
     #: a sender that dies leaves the row to be re-sent (same key) once this expires.
     lease_seconds: float = 60.0
@@ -302,7 +304,9 @@ class Sender:
 
     async def _send(self, row: ClaimedOutbox) -> None:
         try:
-            self._finished.append(await attempt(self.client, row, config=self.config))
+            outcome = await attempt(self.client, row, config=self.config)
+            # Look up the list only now: the loop swaps it out while we were awaiting.
+            self._finished.append(outcome)
         except Exception:
             log.exception("outbox %s: sending failed unexpectedly", row.id)
 

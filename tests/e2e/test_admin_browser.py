@@ -185,7 +185,12 @@ def test_staff_flow_in_browser(
                 viewport={"width": 1366, "height": 900}, locale="ja-JP", accept_downloads=True
             )
             page = context.new_page()
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def on_dialog(dialog: Any) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", on_dialog)
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
@@ -270,6 +275,10 @@ def test_staff_flow_in_browser(
                     select(Booking.reference).where(Booking.status == "active")
                 )
                 assert reference is not None
+            page.locator(
+                f"button[aria-label='予約 {reference} を取り消す']"
+            ).scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / "slots.png"))
             page.locator(f"button[aria-label='予約 {reference} を取り消す']").click()
             expect(page.locator(".flash")).to_contain_text("予約を取り消しました")
             with database.read() as session:

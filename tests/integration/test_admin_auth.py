@@ -269,3 +269,54 @@ def test_first_admin_from_environment(database: Database) -> None:
     with database.read() as session:
         user = session.scalar(select(StaffUser).where(StaffUser.username == "boss"))
         assert user is not None and user.role == "admin"
+
+
+def test_purge_stale_sessions_and_attempts(
+    web: WebServer, staff_client: StaffClient, database: Database
+) -> None:
+    from bot.models.base import utcnow
+    from bot.models.staff import LoginAttempt
+
+    make_user(database, "hanako")
+    logged_in(staff_client, "hanako")
+    login(web.client(), "hanako", "wrong password 123")
+    with database.write() as session:
+        removed = staff_actions.purge_stale(session, now=utcnow(), policy=web.ctx.policy)
+    assert removed == 0  # a live session and a fresh attempt stay
+    assert staff_client.get("/admin/").status_code == 200
+    later = utcnow() + web.ctx.policy.absolute_timeout + timedelta(days=31)
+    with database.write() as session:
+        # one session, two attempts (the failed one and the successful login)
+        assert staff_actions.purge_stale(session, now=later, policy=web.ctx.policy) == 3
+    with database.read() as session:
+        assert session.scalar(select(StaffSession)) is None
+        assert session.scalar(select(LoginAttempt)) is None
+
+
+def test_admin_errors_are_html_pages_without_echo(
+    staff_client: StaffClient, database: Database
+) -> None:
+    make_user(database, "hanako")
+    logged_in(staff_client, "hanako")
+    for path, status in (
+        ("/admin/no-such-page", 404),
+        ("/admin/cases/<script>x<script>", 400),
+        ("/admin/cases/1/claim", 405),
+    ):
+        response = staff_client.get(path)
+        assert response.status_code == status, path
+        assert response.headers["content-type"].startswith("text/html")
+        assert "<script>x" not in response.text and "&lt;script&gt;x" not in response.text
+        assert response.headers["content-security-policy"]
+    # Outside /admin the JSON answers are unchanged.
+    assert staff_client.get("/no-such-page").headers["content-type"].startswith("application/json")
+
+
+def test_first_admin_created_by_app_start_and_can_log_in(database: Database) -> None:
+    server = WebServer(database, admin_username="boss", admin_password=PASSWORD).start()
+    try:
+        client = server.client()
+        assert login(client, "boss").status_code == 303
+        assert client.get("/admin/users").status_code == 200  # admin pages
+    finally:
+        server.stop()

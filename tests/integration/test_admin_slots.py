@@ -68,8 +68,8 @@ def test_slots_book_cancel_move_block_capacity(
         booking_id = booking.id
         pushes = list(session.scalars(select(Outbox).where(Outbox.dedupe_key.like("staff-%"))))
         assert len(pushes) == 1
-    page = staff_client.get("/admin/slots", params={"from": start}).text
-    assert f'href="/admin/cases/{case_id}"' in page
+    html = staff_client.get("/admin/slots", params={"from": start}).text
+    assert f'href="/admin/cases/{case_id}"' in html
     assert post(f"/admin/bookings/{booking_id}/move", new_slot_id=str(slots[1].id),
                 request_key="b" * 32).endswith("msg=moved")  # fmt: skip
     with database.read() as session:

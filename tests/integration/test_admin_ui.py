@@ -601,3 +601,30 @@ def test_staff_reply_enqueues_push_once_per_request_key(
     assert audit_count(database, "message.sent") == 1
     canned = staff_client.get("/admin/canned/first_contact")
     assert canned.status_code == 200 and "<textarea" in canned.text
+
+
+def test_queue_flags_new_resident_message_after_staff_reply(
+    staff_client: StaffClient, database: Database
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    make_user(database, "hanako")
+    case_id = make_case(database, created_at=datetime.now(UTC) - timedelta(hours=1))
+    token = logged_in(staff_client, "hanako")
+    staff_client.post(
+        f"/admin/cases/{case_id}/reply",
+        data={"csrf_token": token, "text": "担当です", "request_key": "u" * 32},
+        headers=staff_client.origin,
+    )
+    assert "新着" not in staff_client.get("/admin/").text
+    handoff = get_handoff(database, case_id)
+    with database.write() as session:
+        session.add(
+            Message(
+                resident_id=handoff.resident_id,
+                direction="in",
+                text="返事します",
+                created_at=datetime.now(UTC) + timedelta(seconds=1),
+            )
+        )
+    assert "新着" in staff_client.get("/admin/").text

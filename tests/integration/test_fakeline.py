@@ -244,6 +244,17 @@ def test_retry_key_already_accepted_is_409_and_delivered_once(fake: FakeLine) ->
     assert fake.violations == []
 
 
+def test_ten_racing_pushes_with_one_key_deliver_once(fake: FakeLine) -> None:
+    to, key = user(), str(uuid.uuid4())
+
+    async def race(client: LineClient) -> list[SendResult]:
+        return list(await asyncio.gather(*(client.push(to, [text("x")], key) for _ in range(10))))
+
+    results = with_client(fake.base_url, race)
+    assert sorted(r.outcome for r in results) == ["already_accepted"] * 9 + ["ok"]
+    assert len(fake.messages_to(to)) == 1
+
+
 def test_a_failed_try_does_not_burn_the_retry_key(fake: FakeLine) -> None:
     to, key = user(), str(uuid.uuid4())
     fake.fail_next("push", status=500, times=2)

@@ -175,6 +175,23 @@ def test_g2_stale_reply_token_is_not_tried(database: Database, fake: FakeLine) -
     assert len(fake.messages_to(resident[1])) == 1
 
 
+def test_reply_token_is_offered_to_one_claim_only(database: Database, fake: FakeLine) -> None:
+    """A sender that dies holding a claim may or may not have replied; the next claim can
+    only push (with the retry key), never reuse the token."""
+    resident = add_resident(database)
+    now = utcnow()
+    token = fake.issue_reply_token(resident[1])
+    outbox_id = add_row(database, resident, reply_token=token, now=now)
+    with database.write() as session:
+        [claimed] = claim_due(session, now=now, limit=5, lease_seconds=1)
+    assert claimed.reply_token is not None  # ... and then this sender "dies"
+    assert row(database, outbox_id).reply_token is None
+
+    assert send_pass(database, fake, now + timedelta(seconds=2)) == 1
+    assert [r.endpoint for r in fake.requests] == ["push"]
+    assert row(database, outbox_id).sent_via == "push"
+
+
 # --- G4, G5, G6, G7: retries, 409, Retry-After, dead letters ----------------------------------
 
 
