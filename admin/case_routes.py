@@ -187,7 +187,11 @@ def router(ctx: AdminContext) -> APIRouter:
                 "can_act": can_act,
                 "can_reply": can_act and detail.basis in ("consent", "crisis_policy"),
                 "users": users,
-                "transitions": sorted(case_actions.TRANSITIONS.get(detail.handoff.status, ())),
+                "transitions": [
+                    s
+                    for s in case_actions.STATUSES
+                    if s in case_actions.TRANSITIONS.get(detail.handoff.status, ())
+                ],
                 "phrases": canned_phrases(),
                 "request_key": secrets.token_hex(16),
                 "window_names": window_names(),

@@ -47,7 +47,7 @@ def analyse(text: str, *, lexicon_dir: Path | None = None) -> Analysis:
         from triage.engine import default_engine, engine_for
 
         engine = default_engine() if lexicon_dir is None else engine_for(Path(lexicon_dir))
-    except Exception as exc:  # noqa: BLE001 - any load failure: the crisis layer still answers
+    except Exception as exc:  # any load failure: the crisis layer still answers
         with _lock:
             _failures[key] = time.monotonic()
         # A load error names a file or a dictionary, never a message: its text may be logged.
@@ -57,7 +57,7 @@ def analyse(text: str, *, lexicon_dir: Path | None = None) -> Analysis:
         _failures.pop(key, None)
     try:
         return engine.analyse(text)
-    except Exception as exc:  # noqa: BLE001 - a routing bug must not hide a crisis
+    except Exception as exc:  # a routing bug must not hide a crisis
         # Only the exception's type: its message could quote the resident's text.
         _log_once(f"analyse:{type(exc).__name__}", "routing failed on a message", exc)
         return crisis_only(text)

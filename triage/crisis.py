@@ -184,9 +184,8 @@ _PATTERNS: tuple[_Pattern, ...] = (
         SUICIDAL,
         "お別れ",
         r"(?:みんな|皆|家族|かぞく|両親|親|母|父|子ども|子供)に(?:ありがとう|ごめん|ごめんなさい|よろしく)"
-        r"(?:って|と)(?:伝え|言っといて|言っておいて)"
-        r"|今まで(?:お世話|おせわ)になりました|先立つ不孝|最後に(?:伝えたい|言っておきたい|言いたい)"
-        r"|(?:これで|もう)(?:お別れ|おわかれ)(?:です|だ|します|ね)",
+        r"(?:って|と)(?:伝えて(?:ください|下さい|ほしい|欲しい|おいて)|言っといて|言っておいて)"
+        r"|今まで(?:お世話|おせわ)になりました|先立つ不孝|これで(?:お別れ|おわかれ)(?:です|だ|します|ね)",
     ),
     _p(
         SUICIDAL,
@@ -203,6 +202,15 @@ _PATTERNS: tuple[_Pattern, ...] = (
         SUICIDAL,
         "飛び降り",
         r"(?:飛|と)び(?:降|お)り(?:たい|たく|よう|る|ちゃ|そう|自殺|かけ|たら)|屋上にいます|屋上にいる",
+    ),
+    _p(
+        SUICIDAL,
+        "高い所にいる",
+        r"(?:屋上|橋の上|ビルの上|崖|線路|踏切|ふみきり)(?:に|の上に|の前に)?(?:いる|います|来た|きた|来ました|立って)"
+        r"|(?:ベランダ|べらんだ|窓|まど)(?:に|から|の外|で)?(?:いる|います|出た|立って|身を乗り出)"
+        r"(?=.{0,24}?(?:もう|飛|さよなら|さようなら|ごめん|限界|無理|むり|終わり|おわり))"
+        r"|もう(?:無理|むり|限界|だめ|ダメ|いい).{0,24}?(?:ベランダ|べらんだ)(?:に|から|の外)?(?:いる|います|出た|立って)"
+        r"|(?:今から|いまから|これから)(?:屋上|線路|せんろ|踏切|ふみきり|橋|樹海|崖)(?:に|へ|まで)(?:行|い[くっき]|向か|むか)",
     ),
     _p(
         SUICIDAL,
@@ -263,7 +271,8 @@ _PATTERNS: tuple[_Pattern, ...] = (
         VIOLENCE_NOW,
         "殴られる",
         r"殴られ|なぐられ|殴って(?:く|き)|なぐって(?:く|き)|殴る蹴る|叩かれ|たたかれ|蹴られ"
-        r"|暴力を?(?:振る|ふる|受け|うけ|され)|(?<![a-z])dv(?![a-z])",
+        r"|暴力を?(?:振る|ふる|受け|うけ|され)|(?<![a-z])dv(?![a-z])"
+        r"|(?:物|もの|モノ)を?(?:投げ|なげ)(?:る|て(?:く|き)|られ|つけ)",
     ),
     _p(VIOLENCE_NOW, "首を絞められる", r"首を?(?:絞|締|しめ)(?:られ|め)|くびを?しめられ"),
     _p(
@@ -363,7 +372,9 @@ _AMBIGUOUS_CONTEXT = {
 _CONTEXT_SPAN = 12
 # Words after the match that make it about something else (自殺予防のポスター).
 _AMBIGUOUS_AFTER = {
-    "自殺": _fold_re(r"(?:防止|予防|対策|総合対策|のニュース|の報道|統計|について学|者数|率)"),
+    "自殺": _fold_re(
+        r"(?:防止|予防|対策|総合対策|のニュース|の報道|統計|について学|者数|率|ぼうし|よぼう|たいさく)"
+    ),
     "家に帰れない": _fold_re(r"(?:事情|理由|わけ)"),
     "殺される": _fold_re(
         r"[^。!?]{0,8}?(?:冗談|じょうだん|ふざけ|ゲーム|げーむ|漫画|まんが|ドラマ)"
@@ -381,6 +392,7 @@ _URGENT = _fold_re(
 )
 _PAST_BEFORE = _fold_re(r"(?:前は|まえは|昔は|昔|むかし|以前|学生の頃|学生時代|若い頃|一時期|当時)")
 _PAST_AFTER = _fold_re(r"(?:って|と|とか)?(?:思って|おもって|考えて|かんがえて)(?:た|いた|ました)")
+_STILL_NOW = _fold_re(r"今も|いまも|最近また|さいきんまた|また(?:思|おも)|今でも|いまでも")
 # 消えたいって思ってた時期もあったけど今は大丈夫: the writer places it in the past themselves.
 _PAST_LATER = _fold_re(
     r"^(?:って|と|とか)?(?:思って|おもって|考えて|かんがえて)(?:た|いた|ました)(?:時期|頃|ころ|こと)"
@@ -396,7 +408,9 @@ _UNRELATED_RIGHT_BEFORE = {
     ),
 }
 #: In these contexts the phrase is plainly about something else (髪を切ってる, 終電で家に帰れない).
-_UNRELATED_IN_CONTEXT = frozenset({"切ってる", "家に帰れない", "自殺", "殺される", "飛び降り", "お別れ"})
+_UNRELATED_IN_CONTEXT = frozenset(
+    {"切ってる", "家に帰れない", "自殺", "殺される", "飛び降り", "お別れ"}
+)
 # 家族が自殺して / 兄を自殺で亡くし / 自死遺族: someone else's death, the writer is bereaved.
 _OTHER_SUBJECT_BEFORE = _fold_re(
     r"(?:家族|父|母|兄|姉|弟|妹|息子|娘|夫|妻|旦那|友人|友達|ともだち|同僚|彼氏|彼女|親|祖父|祖母|知人"
@@ -438,7 +452,8 @@ def _past(label: str, text: str, start: int, end: int) -> bool:
     if label in _NEEDS_NOW:
         now = _NOW_AFTER.match(text, end) or _NOW_BEFORE.search(before) or _URGENT.search(text)
         return now is None
-    if _PAST_LATER.search(text[end : end + 40]):
+    later = text[end : end + 40]
+    if _PAST_LATER.search(later) and not _STILL_NOW.search(later):
         return True
     return bool(_PAST_BEFORE.search(before) and _PAST_AFTER.match(text, end))
 
@@ -450,7 +465,10 @@ def _status(pattern: _Pattern, text: str, start: int, end: int) -> str:
     if _negated(text, end):
         return "negated"
     if pattern.label == "自殺" and (
-        (_OTHER_SUBJECT_BEFORE.search(text[max(0, start - 8) : start]) and _BEREAVED_AFTER.match(text, end))
+        (
+            _OTHER_SUBJECT_BEFORE.search(text[max(0, start - 8) : start])
+            and _BEREAVED_AFTER.match(text, end)
+        )
         or _BEREAVED.match(text, end)
     ):
         return "bereaved"

@@ -315,6 +315,9 @@ class Engine:
         if not windows:
             windows = (WindowScore(GENERAL_DESK, FALLBACK_SCORE),)
             clarify = True
+        elif danger.urgency == "crisis" and GENERAL_DESK not in (w.id for w in windows):
+            # A life at risk also reaches the front door's staff (windows.md: 安否確認).
+            windows = (*windows[: MAX_WINDOWS - 1], WindowScore(GENERAL_DESK, FALLBACK_SCORE))
         elif [w.id for w in windows] == [OUT_OF_SCOPE]:
             clarify = False
         writer = _writer_for(writer, writer_evidence, windows[0].id)
@@ -392,11 +395,7 @@ def _plain_negation(seq: Sequence[_Token]) -> tuple[list[_Token], list[str]]:
     i = 0
     while i < len(seq):
         tok = seq[i]
-        if (
-            tok.lemma == _POLITE
-            and i + 1 < len(seq)
-            and seq[i + 1].lemma in _POLITE_NEGATION
-        ):
+        if tok.lemma == _POLITE and i + 1 < len(seq) and seq[i + 1].lemma in _POLITE_NEGATION:
             end = seq[i + 1]
             merged = _Token(
                 tok.surface + end.surface, "ない", "ナイ", False, False, tok.start, end.end

@@ -32,4 +32,3 @@ def crisis_only(text: str) -> Analysis:
         evidence=danger.evidence + writer_evidence,
         crisis_signals=danger.signals,
     )
-

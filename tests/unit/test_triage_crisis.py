@@ -156,3 +156,56 @@ def test_crisis_layer_is_linear_on_long_noisy_input() -> None:
         started = time.perf_counter()
         check(normalise(text))
         assert time.perf_counter() - started < 0.5, text[:8]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A farewell that asks someone else to pass on thanks.
+        "みんなにありがとうって伝えてください。今までお世話になりました",
+        # Someone else unresponsive.
+        "駅前のベンチでおじいさんがぐったりしてて呼んでも返事がない",
+        # At a height, with words of giving up.
+        "今ベランダにいる。もう無理",
+        "今から線路に行く",
+        # A past-sounding phrase that is still present.
+        "死にたいと思う時期があった、今もたまに思う",
+    ],
+)
+def test_farewells_heights_and_unresponsive_people_are_crisis(text: str) -> None:
+    assert urgency(text) == "crisis"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "消えたいって思ってた時期もあったけど今は大丈夫。就職の準備したい",  # placed in the past
+        "家族が自殺して、遺族の集まりとかありますか",  # bereaved, not at risk themselves
+        "兄を自殺で亡くしました",
+        "DVから逃げてきました。子どもと二人、住む場所がありません",  # escaped, not now
+    ],
+)
+def test_past_bereaved_and_escaped_are_concern_not_crisis(text: str) -> None:
+    result = check(normalise(text))
+    assert result.urgency == "concern"
+    assert result.signals  # noticed, never silently dropped
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "飛び降りる覚悟で離婚届出しました笑 ひとり親の手当教えて",
+        "清水の舞台から飛び降りるつもりで家を買った",
+        "引っ越すことになりました。今までお世話になりました",
+        "母の日に母にありがとうって伝えたい",
+        "ベランダにいる猫がかわいい",
+    ],
+)
+def test_resolve_idioms_and_ordinary_goodbyes_are_not_crisis(text: str) -> None:
+    assert urgency(text) != "crisis"
+
+
+def test_a_crisis_with_a_routine_window_also_reaches_the_general_desk() -> None:
+    result = analyse("駅前のベンチでおじいさんがぐったりしてて呼んでも返事がない")
+    assert result.urgency == "crisis"
+    assert "general_desk" in result.window_ids

@@ -215,3 +215,53 @@ def test_long_match_hides_a_short_word_of_another_window() -> None:
     # 家賃滞納 is rent trouble; 滞納 inside it is not a second (debt) topic
     result = analyse("家賃滞納してる")
     assert result.primary == "housing_benefit"
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        # Polite negation reads as plain negation (払えません = 払えない, ありません = ない).
+        ("耳が聞こえません。電話できないのでLINEで相談したいです", "disability"),
+        ("しごと なくなりました。おかね ありません", "self_reliance"),
+        ("家賃が払えません", "housing_benefit"),
+    ],
+)
+def test_polite_negation_matches_the_plain_form(text: str, window: str) -> None:
+    assert analyse(text).primary == window
+
+
+def test_polite_negation_still_flips_a_positive_term() -> None:
+    # 貸してもらえる (welfare_loan) must not match 貸してもらえません.
+    assert "welfare_loan" not in windows("どこも部屋を貸してもらえません")
+
+
+def test_a_kana_reading_never_runs_across_punctuation() -> None:
+    # た。どう reads タドウ = 多動 only if the reading crosses the 。
+    assert "child_development" not in windows("督促が来ました。どうにもならない")
+
+
+def test_a_kana_reading_cut_across_a_longer_one_is_dropped() -> None:
+    # おやの かいご: 親の会 (family gathering) overlaps 介護で疲れ; the longer reading wins.
+    result = analyse("おやの かいご で つかれた")
+    assert result.primary == "elderly_care"
+    assert "hikikomori_family" not in result.window_ids
+
+
+@pytest.mark.parametrize(
+    ("text", "reporter"),
+    [
+        ("消えたいって思ってた時期もあったけど今は大丈夫", "self"),  # 大丈夫 is not 夫
+        ("飛び降りる覚悟で離婚届出しました笑 ひとり親の手当教えて", "self"),  # ひとり親 ≠ 親
+        ("8050ってうちのことだと思う。私85、息子55、働いたことない", "family"),
+        ("おばあちゃん最近ごはん食べてないみたい。一人暮らしで心配", "family"),
+        ("働いたことないまま30になった", "self"),  # まま30 is not ママ
+        ("義母との関係でずっと悩んでます。夫は味方してくれない", "self"),  # own marriage
+    ],
+)
+def test_reporter_cues(text: str, reporter: str) -> None:
+    assert analyse(text).reporter == reporter
+
+
+def test_an_old_age_and_living_alone_point_to_elderly_care() -> None:
+    result = analyse("年金だけじゃ暮らせない、80歳一人暮らし")
+    assert result.window_ids[:2] == ("self_reliance", "elderly_care")
