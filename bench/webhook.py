@@ -29,6 +29,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -57,7 +58,7 @@ WORRIES = [
 # --- the bare endpoint (its own process) ------------------------------------------------------
 
 
-def bare_app():  # type: ignore[no-untyped-def]
+def bare_app() -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response

@@ -98,9 +98,13 @@ def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:
     third = _THIRD.search(folded)
     if third and _NOT_THIRD.match(folded, third.start()):
         third = None
-    if _CHILD_WRITER.search(folded):
-        return "self", (Evidence("reporter", "self", "child", 1.0, "pattern"),)
     family = [m for m in _FAMILY.finditer(folded) if not _KIN_LOSS.match(folded, m.start())]
+    child = _CHILD_WRITER.search(folded)
+    # 息子が死にたいって言ってる。中学生: the age describes the son named first, not the writer.
+    if child and not (
+        family and is_child_word(family[0].group(0)) and family[0].start() < child.start()
+    ):
+        return "self", (Evidence("reporter", "self", "child", 1.0, "pattern"),)
     first_person = _SELF.search(folded)
     if third and (not family or third.start() < family[0].start()):
         return "third_party", (Evidence("reporter", "third_party", third.group(0), 1.0, "pattern"),)

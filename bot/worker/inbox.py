@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
@@ -74,6 +74,10 @@ class InboxWorker:
         self._analyse = analyse
         self._crash = crash
         self._answer_listeners: list[Callable[[], None]] = []
+        #: `await show_loading(line_user_id)` (bot.line_api.LineClient.show_loading), set by
+        #: the app; called for the chats of a round still running after this many seconds.
+        self.show_loading: Callable[[str], Awaitable[Any]] | None = None
+        self.loading_after_seconds = 1.0
         self._wake: asyncio.Event | None = None
 
     # --- the conversation, loaded when first needed ---------------------------------------
@@ -92,11 +96,20 @@ class InboxWorker:
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many events were claimed."""
+        claimed = self.claim_batch()
+        if claimed:
+            self.process(claimed)
+        return len(claimed)
+
+    def claim_batch(self) -> list[ClaimedEvent]:
         with self.database.write() as session:
             claimed = claim(session, limit=self.batch_size, lease_seconds=self.lease_seconds)
-        if not claimed:
-            return 0
-        self._checkpoint("claimed")
+        if claimed:
+            self._checkpoint("claimed")
+        return claimed
+
+    def process(self, claimed: list[ClaimedEvent]) -> None:
+        """Run the conversation for claimed events and store every result."""
         views = self._residents([c.line_user_id for c in claimed])
         now = utcnow()
         outcomes: list[tuple[ClaimedEvent, Outcome | BaseException]] = []
@@ -107,7 +120,6 @@ class InboxWorker:
                 outcomes.append((event, error))
         self._checkpoint("stepped")
         self._store(outcomes, now)
-        return len(claimed)
 
     def _residents(self, user_ids: list[str]) -> dict[str, _ResidentView]:
         with self.database.read() as session:
@@ -253,17 +265,38 @@ class InboxWorker:
         while not stop.is_set():
             self._wake.clear()
             try:
-                count = await asyncio.to_thread(self.run_once)
+                claimed = await asyncio.to_thread(self.claim_batch)
+                if claimed:
+                    loading = asyncio.ensure_future(self._loading_after(claimed))
+                    try:
+                        await asyncio.to_thread(self.process, claimed)
+                    finally:
+                        loading.cancel()
             except Exception as error:
                 log.error("inbox round failed: %s", exception_summary(error))
-                count = 0
                 await _wait_any(stop, None, 1.0)
                 continue
-            if count == 0:
+            if not claimed:
                 await _wait_any(stop, self._wake, self.poll_seconds)
                 continue
             for listener in self._answer_listeners:
                 listener()
+
+    async def _loading_after(self, claimed: list[ClaimedEvent]) -> None:
+        """When a round is slow, show LINE's loading animation in those 1:1 chats (never
+        for crisis events: their answer must not wait behind anything, animation included)."""
+        if self.show_loading is None:
+            return
+        await asyncio.sleep(self.loading_after_seconds)
+        for event in claimed:
+            if event.priority == 0 or event.event_type not in ("message", "postback"):
+                continue
+            try:
+                await self.show_loading(event.line_user_id)
+            except Exception as error:
+                log.warning(
+                    "inbox %d: loading animation failed: %s", event.id, type(error).__name__
+                )
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:

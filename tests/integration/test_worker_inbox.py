@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.actions.inbox import claim
 from bot.db import Database
@@ -196,11 +196,11 @@ def test_h1_worker_killed_at_each_step_answers_every_event_exactly_once(
 
     # A fresh process (worker role) takes over once the leases run out.
     survivor = start_service(role="worker")
-    assert wait_inbox_settled(database, timeout=20)
+    assert wait_inbox_settled(database, timeout=40)
     fake = survivor.fake
-    assert wait_until(lambda: len(fake.deliveries) >= len(events), 15)
+    assert wait_until(lambda: len(fake.deliveries) >= len(events), 30)
     time.sleep(0.3)
-    per_user = defaultdict(int)
+    per_user: dict[str | None, int] = defaultdict(int)
     for delivery in fake.deliveries:
         per_user[delivery.user_id] += 1
     assert per_user == {users[0]: 2, users[1]: 1, users[2]: 1, users[3]: 1}
@@ -255,11 +255,34 @@ def test_a_failing_step_is_retried_then_given_up_without_blocking_the_user(
 
     worker = InboxWorker(database, conversation=Exploding(conversation), max_attempts=2)
     assert worker.run_once() == 1  # attempt 1 fails: retried after a backoff
-    [first, second] = inbox_rows(database)
+    first, _ = inbox_rows(database)
     assert (first.status, first.attempts) == ("claimed", 1)
     with database.write() as session:  # let the backoff run out now
-        session.execute(InboxEvent.__table__.update().values(lease_until=first.received_at))
+        session.execute(update(InboxEvent).values(lease_until=first.received_at))
     assert worker.run_once() == 1  # attempt 2 fails: given up
     assert worker.run_once() == 1  # the user's next event is not blocked
     assert [r.status for r in inbox_rows(database)] == ["failed", "done"]
     assert count(database, Outbox) == 1
+
+
+def test_a_slow_round_shows_the_loading_animation_but_never_for_a_crisis(
+    start_service: Callable[..., Service],
+    signed_webhook: SignedWebhook,
+    conversation: Any,
+    database: Database,
+) -> None:
+    slow = RecordingConversation(conversation, delay=0.8)
+    worker = InboxWorker(database, conversation=slow, poll_seconds=0.05)
+    worker.loading_after_seconds = 0.5
+    service = start_service(worker=worker)
+    ordinary, crisis = new_user_id(), new_user_id()
+    events = [
+        signed_webhook.text("家賃が払えない", user_id=ordinary),
+        signed_webhook.text("もう死にたい", user_id=crisis),
+    ]
+    assert service.send(*events).status_code == 200
+    assert service.fake.wait_for_messages(ordinary, 1, timeout=20)
+    assert service.fake.wait_for_messages(crisis, 1, timeout=20)
+    shown = [user for user, _ in service.fake.loading_calls]
+    assert shown == [ordinary]
+    assert service.fake.violations == []

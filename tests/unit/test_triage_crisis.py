@@ -168,6 +168,10 @@ def test_crisis_layer_is_linear_on_long_noisy_input() -> None:
         # At a height, with words of giving up.
         "今ベランダにいる。もう無理",
         "今から線路に行く",
+        "いまから飛ぶ",
+        "今日でおわりにする。ありがとう",
+        "息子が暴れて物を投げてくる",
+        "お父さんがお酒飲むと怒鳴ってものを投げる。こわい。中1",
         # A past-sounding phrase that is still present.
         "死にたいと思う時期があった、今もたまに思う",
     ],
@@ -199,6 +203,11 @@ def test_past_bereaved_and_escaped_are_concern_not_crisis(text: str) -> None:
         "引っ越すことになりました。今までお世話になりました",
         "母の日に母にありがとうって伝えたい",
         "ベランダにいる猫がかわいい",
+        "子どもが癇癪で物を投げてきて大変です",  # a toddler's tantrum
+        "2歳の息子がすぐ物を投げる。困ってる",
+        "バイト今日でおわりにする",  # the job ends, not a life
+        "今から飛ぶ鳥を見た",
+        "じさつ ぼうし の ポスター みた。ボランティア したい",
     ],
 )
 def test_resolve_idioms_and_ordinary_goodbyes_are_not_crisis(text: str) -> None:

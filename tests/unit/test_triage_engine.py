@@ -256,6 +256,8 @@ def test_a_kana_reading_cut_across_a_longer_one_is_dropped() -> None:
         ("おばあちゃん最近ごはん食べてないみたい。一人暮らしで心配", "family"),
         ("働いたことないまま30になった", "self"),  # まま30 is not ママ
         ("義母との関係でずっと悩んでます。夫は味方してくれない", "self"),  # own marriage
+        ("息子が死にたいって言ってる。中学生", "family"),  # the age is the son's
+        ("LINEグループで悪口書かれてる、中2", "self"),
     ],
 )
 def test_reporter_cues(text: str, reporter: str) -> None:
