@@ -5,10 +5,13 @@
     .venv/bin/python -m bench.webhook --events 3000 --clients 32
 
 N signed webhook events (one new user each, a real worry text) are sent from concurrent
-clients. Printed: ack p50/p99 (time to the webhook's 200), events/s until the last answer
+clients as fast as they are answered (closed loop). Printed: ack p50/p99 (time to the
+webhook's 200, including the load generator's own queueing), events/s until the last answer
 reached the fake LINE, duplicates (answers beyond one per event: must be 0), and the same
 load against a bare endpoint (same uvicorn, only reads the body and checks the signature),
-with the ratio marugoto end-to-end events/s ÷ bare ack events/s. Targets (issue 3, SQLite,
+with the ratio marugoto end-to-end events/s ÷ bare ack events/s; then a steady open-loop
+phase (`--rate` events/s for 10 s, as LINE sends) for the ack latency a channel sees.
+Targets (issue 3, SQLite,
 2 cores): ≥ 300 events/s end to end, ack p99 < 100 ms, ratio ≥ 0.3.
 
 The fake LINE runs in this process (a thread), the service and the bare endpoint each in
@@ -162,6 +165,36 @@ async def fire(url: str, bodies: list[tuple[str, bytes, dict[str, str]]], client
     return Result(acks, statuses, started, finished)
 
 
+async def fire_at_rate(
+    url: str, bodies: list[tuple[str, bytes, dict[str, str]]], rate: float
+) -> Result:
+    """Open loop: one request every 1/rate s whatever the answers do (as LINE sends)."""
+    acks: list[float] = []
+    statuses: Counter[int | str] = Counter()
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+
+    async def one(client: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> None:
+        started = time.perf_counter()
+        try:
+            response = await client.post(url, content=body, headers=headers)
+            statuses[response.status_code] += 1
+        except httpx.HTTPError as error:
+            statuses[type(error).__name__] += 1
+        acks.append(time.perf_counter() - started)
+
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        started = time.perf_counter()
+        tasks = []
+        for index, (_, body, headers) in enumerate(bodies):
+            delay = started + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(client, body, headers)))
+        await asyncio.gather(*tasks)
+        finished = time.perf_counter()
+    return Result(acks, statuses, started, finished)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -195,7 +228,7 @@ def warm_up(url: str, fake: FakeLine, count: int = 20) -> None:
 
 
 def bench_marugoto(
-    database_url: str, events: int, clients: int, split: bool = False
+    database_url: str, events: int, clients: int, split: bool = False, rate: float = 100.0
 ) -> dict[str, float]:
     with FakeLine(openapi_check=OPENAPI_CHECK) as fake:
         port = free_port()
@@ -246,6 +279,8 @@ def bench_marugoto(
             duplicates = sum(n - 1 for u, n in per_user.items() if u in expected and n > 1)
             missing = len(expected - set(per_user))
             violations = len(fake.violations)
+            # Steady load at a fixed rate: the ack latency LINE would see.
+            steady = asyncio.run(fire_at_rate(url, make_bodies(int(rate * 10), fake), rate))
         finally:
             for running in (process, helper):
                 if running is not None:
@@ -260,6 +295,9 @@ def bench_marugoto(
         "ack_p99_ms": percentile(result.acks, 0.99) * 1000,
         "ack_per_s": events / (result.finished - result.started),
         "e2e_per_s": events / (end - result.started),
+        "steady_p50_ms": percentile(steady.acks, 0.5) * 1000,
+        "steady_p99_ms": percentile(steady.acks, 0.99) * 1000,
+        "steady_non_200": sum(n for s, n in steady.statuses.items() if s != 200),
         "duplicates": duplicates,
         "missing": missing,
         "violations": violations,
@@ -311,6 +349,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--postgres", help="PostgreSQL server URL; a database is created")
     parser.add_argument(
+        "--rate", type=float, default=100.0, help="events/s of the steady (open-loop) phase"
+    )
+    parser.add_argument(
         "--split",
         action="store_true",
         help="run `serve --role web` and `serve --role worker` as two processes",
@@ -328,7 +369,7 @@ def main() -> None:
         url = f"sqlite:///{directory}/bench.db"
         engine = "SQLite"
     try:
-        ours = bench_marugoto(url, args.events, args.clients, split=args.split)
+        ours = bench_marugoto(url, args.events, args.clients, split=args.split, rate=args.rate)
     finally:
         if args.postgres:
             drop_postgres(url)
@@ -341,6 +382,11 @@ def main() -> None:
         f"acks {ours['ack_per_s']:.0f}/s, end to end {ours['e2e_per_s']:.0f} events/s, "
         f"duplicates {ours['duplicates']}, missing {ours['missing']}, "
         f"non-200 {ours['non_200']}, fake LINE violations {ours['violations']}"
+    )
+    print(
+        f"marugoto steady {args.rate:.0f} events/s for 10 s (open loop): "
+        f"ack p50 {ours['steady_p50_ms']:.1f} ms, p99 {ours['steady_p99_ms']:.1f} ms, "
+        f"non-200 {ours['steady_non_200']}"
     )
     print(
         f"bare:     ack p50 {bare['ack_p50_ms']:.1f} ms, p99 {bare['ack_p99_ms']:.1f} ms, "

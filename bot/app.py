@@ -87,8 +87,7 @@ def create_app(
             if sender is not None:
                 worker.add_answer_listener(_waker(sender))
                 tasks.append(asyncio.create_task(_call_run(sender, stop), name="outbox-sender"))
-            if worker.show_loading is None:
-                worker.show_loading = line.show_loading
+            worker.show_loading = line.show_loading
             app.state.inbox_worker = worker
             app.state.wake_inbox = worker.wake
             tasks.append(asyncio.create_task(worker.run(stop), name="inbox-worker"))

@@ -9,6 +9,7 @@ take the write lock. On PostgreSQL both are the same engine.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,14 +45,16 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    # Writers of this process queue on a fair in-process lock before BEGIN IMMEDIATE:
-    # SQLite's own busy handler waits in sleeps of up to 100 ms, which made webhook acks
-    # slow whenever the worker was writing. Other processes still meet busy_timeout.
-    write_lock = threading.Lock()
+    # Writers of this process queue on an in-process lock before BEGIN IMMEDIATE: SQLite's
+    # own busy handler waits in sleeps of up to 100 ms, which made webhook acks slow
+    # whenever the worker was writing. Webhook ingest (`ingest_priority()`) goes first.
+    # Other processes still meet busy_timeout.
+    write_lock = _WriteLock()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if immediate and write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        urgent = bool(getattr(_priority, "on", False))
+        if immediate and write_lock.acquire(urgent, SQLITE_BUSY_TIMEOUT_MS / 1000):
             conn.info["marugoto_write_lock"] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -65,6 +68,51 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
 
     event.listen(engine, "commit", _release)
     event.listen(engine, "rollback", _release)
+
+
+_priority = threading.local()
+
+
+@contextmanager
+def ingest_priority() -> Iterator[None]:
+    """Write transactions begun in this block (this thread) take the SQLite write lock before
+    any waiting non-priority writer: the webhook must answer LINE fast."""
+    _priority.on = True
+    try:
+        yield
+    finally:
+        _priority.on = False
+
+
+class _WriteLock:
+    """A lock where priority acquirers overtake waiting ordinary ones."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._held = False
+        self._priority_waiting = 0
+
+    def acquire(self, priority: bool, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            if priority:
+                self._priority_waiting += 1
+            try:
+                while self._held or (not priority and self._priority_waiting):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._condition.wait(remaining)
+                self._held = True
+                return True
+            finally:
+                if priority:
+                    self._priority_waiting -= 1
+
+    def release(self) -> None:
+        with self._condition:
+            self._held = False
+            self._condition.notify_all()
 
 
 def make_engine(url: str, *, immediate: bool = True) -> Engine:

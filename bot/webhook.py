@@ -32,7 +32,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.actions.inbox import IncomingEvent, store_events
-from bot.db import Database
+from bot.db import Database, ingest_priority
 
 log = logging.getLogger("marugoto.webhook")
 
@@ -218,7 +218,7 @@ class IngestQueue:
             self._draining = False
 
     def _write(self, bodies: list[list[IncomingEvent]]) -> list[int]:
-        with self.database.write_engine.begin() as connection:
+        with ingest_priority(), self.database.write_engine.begin() as connection:
             return [store_events(connection, incoming) for incoming in bodies]
 
 

@@ -264,6 +264,7 @@ class InboxWorker:
         self._wake = asyncio.Event()
         while not stop.is_set():
             self._wake.clear()
+            claimed = []
             try:
                 claimed = await asyncio.to_thread(self.claim_batch)
                 if claimed:
@@ -274,6 +275,9 @@ class InboxWorker:
                         loading.cancel()
             except Exception as error:
                 log.error("inbox round failed: %s", exception_summary(error))
+                if claimed:
+                    # Hand the events back soon instead of at the end of the lease.
+                    await asyncio.to_thread(self._release, claimed)
                 await _wait_any(stop, None, 1.0)
                 continue
             if not claimed:
@@ -281,6 +285,16 @@ class InboxWorker:
                 continue
             for listener in self._answer_listeners:
                 listener()
+
+    def _release(self, claimed: list[ClaimedEvent]) -> None:
+        try:
+            with self.database.write() as session:
+                for event in claimed:
+                    postpone(session, event, delay_seconds=1.0)
+        except Exception as error:  # the database is still down: the leases will do it
+            log.warning(
+                "inbox: could not release %d events: %s", len(claimed), type(error).__name__
+            )
 
     async def _loading_after(self, claimed: list[ClaimedEvent]) -> None:
         """When a round is slow, show LINE's loading animation in those 1:1 chats (never

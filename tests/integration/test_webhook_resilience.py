@@ -186,7 +186,7 @@ def test_h3_database_down_gives_503_and_redeliveries_are_processed_once_after(
     with database_outage(database, monkeypatch) as (served, cut, restore):
         from tests.integration.conftest import make_settings
 
-        worker = InboxWorker(served, conversation=conversation, poll_seconds=0.05)
+        worker = InboxWorker(served, conversation=conversation, poll_seconds=0.05, lease_seconds=3)
         service = start_service(worker=worker)
         # The fixture's service uses the fixture database; serve through `served` instead.
         service.stop()
