@@ -229,7 +229,7 @@ def warm_up(url: str, fake: FakeLine, count: int = 20) -> None:
 
 def bench_marugoto(
     database_url: str, events: int, clients: int, split: bool = False, rate: float = 100.0
-) -> dict[str, float]:
+) -> dict[str, Any]:
     with FakeLine(openapi_check=OPENAPI_CHECK) as fake:
         port = free_port()
         env = dict(
@@ -298,6 +298,7 @@ def bench_marugoto(
         "steady_p50_ms": percentile(steady.acks, 0.5) * 1000,
         "steady_p99_ms": percentile(steady.acks, 0.99) * 1000,
         "steady_non_200": sum(n for s, n in steady.statuses.items() if s != 200),
+        "steady_statuses": dict(steady.statuses),
         "duplicates": duplicates,
         "missing": missing,
         "violations": violations,
@@ -387,6 +388,7 @@ def main() -> None:
         f"marugoto steady {args.rate:.0f} events/s for 10 s (open loop): "
         f"ack p50 {ours['steady_p50_ms']:.1f} ms, p99 {ours['steady_p99_ms']:.1f} ms, "
         f"non-200 {ours['steady_non_200']}"
+        + (f" {ours['steady_statuses']}" if ours["steady_non_200"] else "")
     )
     print(
         f"bare:     ack p50 {bare['ack_p50_ms']:.1f} ms, p99 {bare['ack_p99_ms']:.1f} ms, "

@@ -296,84 +296,11 @@ def wait_inbox_settled(database: Database, timeout: float = 15.0) -> bool:
 
 
 # --- the conversation --------------------------------------------------------------------------
-# The real state machine (bot.conversation) when it is there; until it lands, a tiny stand-in
-# with the same contract so the service plumbing can be tested. It lives only in the tests.
-
-
-class _StandinState:
-    def __init__(self, phase: str = "idle") -> None:
-        self.phase = phase
-
-    @classmethod
-    def from_json(cls, data: Any) -> _StandinState:
-        return cls(data.get("phase", "idle") if isinstance(data, dict) else "idle")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"phase": self.phase}
-
-
-@dataclass
-class _StandinContext:
-    now: Any
-    staff_active: bool = False
-    analyse: Any = None
-
-
-@dataclass
-class _StandinStep:
-    state: _StandinState
-    replies: list[dict[str, Any]]
-    effects: tuple[Any, ...] = ()
-    urgent: bool = False
-    analysis: Any = None
-
-
-class StandinConversation:
-    import bot.conversation.effects as effects
-    import bot.conversation.events as events
-
-    State = _StandinState
-    Context = _StandinContext
-
-    @staticmethod
-    def step(state: _StandinState, event: Any, ctx: _StandinContext) -> _StandinStep:
-        from bot.webhook import crisis_check
-
-        ev, ef = StandinConversation.events, StandinConversation.effects
-
-        def say(text: str) -> list[dict[str, Any]]:
-            return [{"type": "text", "text": text}]
-
-        if isinstance(event, ev.Follow):
-            return _StandinStep(_StandinState(), say("ようこそ"))
-        if isinstance(event, ev.Unfollow | ev.Other):
-            return _StandinStep(state, [])
-        if isinstance(event, ev.Media | ev.Location):
-            return _StandinStep(state, say("文字で教えてください"))
-        if isinstance(event, ev.Text):
-            if state.phase == "erase_confirm" and event.text == "はい":
-                effects = (ef.EraseResidentData(), ef.CancelPending())
-                return _StandinStep(_StandinState(), say("消しました"), effects)
-            if event.text == "削除":
-                return _StandinStep(_StandinState("erase_confirm"), say("消しますか"))
-            if crisis_check(event.text):
-                return _StandinStep(state, say("いま話せる窓口"), (), urgent=True)
-            return _StandinStep(state, say("相談窓口のご案内"))
-        return _StandinStep(state, say("ボタン"))
-
-
-def real_conversation_available() -> bool:
-    try:
-        import bot.conversation as conversation
-    except ImportError:
-        return False
-    return hasattr(conversation, "step") and hasattr(conversation, "Context")
 
 
 @pytest.fixture
 def conversation() -> Any:
-    if real_conversation_available():
-        import bot.conversation
+    """The conversation the worker runs (tests wrap it to slow it down or make it fail)."""
+    import bot.conversation
 
-        return bot.conversation
-    return StandinConversation
+    return bot.conversation

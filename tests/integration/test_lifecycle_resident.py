@@ -132,7 +132,10 @@ def test_f1_answering_no_keeps_everything(service: Service, signed_webhook: Sign
 
 
 def test_f2_unfollow_cancels_pending_and_nothing_is_pushed_after_it(
-    start_service: Callable[..., Service], signed_webhook: SignedWebhook, database: Database
+    start_service: Callable[..., Service],
+    signed_webhook: SignedWebhook,
+    database: Database,
+    conversation: Any,
 ) -> None:
     # Web + inbox worker only: the answers wait in the outbox, as when LINE is slow.
     service = start_service(role="web")
@@ -143,7 +146,7 @@ def test_f2_unfollow_cancels_pending_and_nothing_is_pushed_after_it(
     assert service.send(worry).status_code == 200
     from bot.worker.inbox import InboxWorker
 
-    worker = InboxWorker(database, conversation=_conversation())
+    worker = InboxWorker(database, conversation=conversation)
     assert worker.run_once() == 1
     assert [r.status for r in outbox_rows(database)] == ["pending"]
     assert service.send(block).status_code == 200
@@ -184,13 +187,3 @@ def test_f2_refollow_starts_the_consent_flow_again(
     assert again.state.get("phase", "idle") == "idle"
     # The same greeting (with its privacy notice) as the first time.
     assert service.fake.messages_to(user)[len(greeting) :] == greeting
-
-
-def _conversation() -> Any:
-    from tests.integration.conftest import StandinConversation, real_conversation_available
-
-    if real_conversation_available():
-        import bot.conversation
-
-        return bot.conversation
-    return StandinConversation
