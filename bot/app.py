@@ -10,11 +10,8 @@ sender), `scheduler` (timed jobs). Claiming is safe with any number of each.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
-import inspect
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -27,9 +24,11 @@ from starlette.responses import JSONResponse, Response
 from bot.db import Database
 from bot.logging import exception_summary
 from bot.migrate import upgrade
+from bot.scheduler import Scheduler
 from bot.settings import Settings, get_settings
 from bot.webhook import IngestQueue, crisis_check, line_webhook
 from bot.worker.inbox import InboxWorker
+from bot.worker.sender import Sender
 
 log = logging.getLogger("marugoto.app")
 
@@ -77,24 +76,23 @@ def create_app(
 
             line = create_line_client(settings)
             app.state.line = line
-            sender = _make_sender(db, line, settings)
+            sender = Sender(db, line, settings=settings)
             worker = inbox_worker or InboxWorker(
                 db,
                 lease_seconds=settings.inbox_lease_seconds,
                 batch_size=settings.inbox_batch_size,
                 poll_seconds=settings.worker_poll_seconds,
             )
-            if sender is not None:
-                worker.add_answer_listener(_waker(sender))
-                tasks.append(asyncio.create_task(_call_run(sender, stop), name="outbox-sender"))
+            # New answers wake the sender at once instead of at its next poll.
+            worker.add_answer_listener(sender.notify)
+            tasks.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
             worker.show_loading = line.show_loading
             app.state.inbox_worker = worker
             app.state.wake_inbox = worker.wake
             tasks.append(asyncio.create_task(worker.run(stop), name="inbox-worker"))
         if role in ("all", "scheduler"):
-            scheduler = _make_scheduler(db, settings)
-            if scheduler is not None:
-                tasks.append(asyncio.create_task(_call_run(scheduler, stop), name="scheduler"))
+            scheduler = Scheduler(db, settings)
+            tasks.append(asyncio.create_task(scheduler.run(stop), name="scheduler"))
         log.info("marugoto started: role=%s tasks=%d", role, len(tasks))
         try:
             yield
@@ -155,71 +153,3 @@ async def healthz(request: Request) -> Response:
         log.error("healthz: database unavailable (%s)", type(error).__name__)
         return JSONResponse({"ok": False, "database": "down"}, status_code=503)
     return JSONResponse({"ok": True, "role": request.app.state.role})
-
-
-# --- the loops other modules own: found by name, started if present ---------------------------
-
-
-def _make_sender(database: Database, line: Any, settings: Settings) -> Any | None:
-    """The outbox sender (bot.worker.sender, owned by the LINE layer)."""
-    try:
-        module = importlib.import_module("bot.worker.sender")
-    except ModuleNotFoundError as error:
-        if error.name != "bot.worker.sender":
-            raise
-        log.error("bot.worker.sender is missing: answers are stored but not sent")
-        return None
-    factory = getattr(module, "OutboxSender", None) or getattr(module, "Sender", None)
-    if factory is None:
-        log.error("bot.worker.sender has no OutboxSender: answers are stored but not sent")
-        return None
-    return _construct(factory, database=database, line=line, settings=settings)
-
-
-def _make_scheduler(database: Database, settings: Settings) -> Any | None:
-    """The scheduler (reminders, retention), when its module exists."""
-    try:
-        module = importlib.import_module("bot.worker.scheduler")
-    except ModuleNotFoundError as error:
-        if error.name != "bot.worker.scheduler":
-            raise
-        return None
-    factory = getattr(module, "Scheduler", None)
-    return None if factory is None else _construct(factory, database=database, settings=settings)
-
-
-def _construct(factory: Callable[..., Any], **available: Any) -> Any:
-    """Call a loop's constructor with the keyword arguments it declares among `available`."""
-    parameters = inspect.signature(factory).parameters
-    positional = [
-        name
-        for name, p in parameters.items()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
-    aliases = {"db": "database", "client": "line", "line_client": "line"}
-    args = []
-    kwargs = {}
-    for name in positional:
-        args.append(available[aliases.get(name, name)])
-    for name, p in parameters.items():
-        if name in positional or (p.kind is not p.KEYWORD_ONLY and p.default is p.empty):
-            continue
-        key = aliases.get(name, name)
-        if key in available and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
-            kwargs[name] = available[key]
-    return factory(*args, **kwargs)
-
-
-async def _call_run(loop_object: Any, stop: asyncio.Event) -> None:
-    await loop_object.run(stop)
-
-
-def _waker(loop_object: Any) -> Callable[[], None]:
-    wake = getattr(loop_object, "wake", None)
-
-    def notify() -> None:
-        if wake is not None:
-            with contextlib.suppress(RuntimeError):
-                wake()
-
-    return notify

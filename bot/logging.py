@@ -73,6 +73,10 @@ def setup_logging(level: int | str = logging.INFO, stream: Any = None) -> None:
         logger.handlers = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # HTTP client request lines carry URLs with LINE user ids: ids are fine in our own
+    # records, but one line per poll or push is noise that hides what matters.
+    for name in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> logging.Logger:

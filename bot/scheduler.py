@@ -22,6 +22,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.actions import booking
+from bot.actions.staff import LoginPolicy, purge_stale
 from bot.db import Database
 from bot.models.base import utcnow
 
@@ -32,6 +33,7 @@ REMINDER_LEASE = timedelta(seconds=60)
 REMINDER_BATCH = 100
 REMINDER_EVERY_SECONDS = 30
 HORIZON_EVERY_SECONDS = 3600
+HOUSEKEEPING_EVERY_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,12 @@ def send_due_reminders(
             counts["lost"],
         )
     return TickResult(0, counts["sent"], counts["skipped"], counts["lost"])
+
+
+def purge_stale_staff_sessions(db: Database, now: datetime | None = None) -> int:
+    """Delete dead staff sessions and old login attempts (they only serve authentication)."""
+    with db.write() as session:
+        return purge_stale(session, now=now or utcnow(), policy=LoginPolicy())
 
 
 def run_tick(db: Database, now: datetime | None = None, *, fill: bool = True) -> TickResult:
@@ -147,6 +155,15 @@ def start_scheduler(
         args=[db],
         id="send_due_reminders",
         next_run_time=first + timedelta(seconds=5),
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _guarded(purge_stale_staff_sessions, "purge_stale_staff_sessions"),
+        "interval",
+        seconds=HOUSEKEEPING_EVERY_SECONDS,
+        args=[db],
+        id="purge_stale_staff_sessions",
         max_instances=1,
         coalesce=True,
     )

@@ -245,7 +245,9 @@ def _load(path: str) -> tuple[dict[str, str], dict[str, str], tuple[str, ...], s
     return texts, labels, tuple(str(w) for w in weekdays), version
 
 
+@cache
 def _default_path() -> str:
+    # Cached: resolving a package resource costs more than the lookup it serves.
     return str(resources.files("bot.conversation").joinpath("texts.yaml"))
 
 
