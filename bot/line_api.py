@@ -25,9 +25,11 @@ import aiohttp
 from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
+    AsyncMessagingApiBlob,
     Configuration,
     PushMessageRequest,
     ReplyMessageRequest,
+    RichMenuRequest,
     ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
@@ -49,6 +51,21 @@ _PLACEHOLDER_TOKEN = "marugoto-no-token"  # noqa: S105 - not a secret; a real LI
 
 class InvalidMessages(ValueError):
     """Our message JSON does not pass the SDK's models. The text says where, never what."""
+
+
+class InvalidRichMenu(ValueError):
+    """A rich menu definition the SDK's RichMenuRequest (or LINE's required fields) refuses."""
+
+
+class LineCallFailed(RuntimeError):
+    """A one-off management call (rich menu) did not succeed; carries the content-free
+    `SendResult` (status, short code, LINE's request id)."""
+
+    def __init__(self, what: str, result: SendResult) -> None:
+        super().__init__(
+            f"{what}: {result.error or result.outcome} (x-line-request-id {result.request_id})"
+        )
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -130,13 +147,26 @@ def _classify(status: int, headers: Any) -> SendResult:
 class LineClient:
     """reply / push / show_loading over one pooled aiohttp session (the SDK's async client)."""
 
-    def __init__(self, api_client: AsyncApiClient, *, timeout: float) -> None:
+    def __init__(
+        self,
+        api_client: AsyncApiClient,
+        *,
+        timeout: float,
+        data_configuration: Configuration | None = None,
+    ) -> None:
         self._api_client = api_client
         self._api = AsyncMessagingApi(api_client)
         self.timeout = timeout
+        #: api-data.line.me (rich menu images): its own client, opened on first use, since
+        #: the SDK's Configuration.host overrides the per-operation host.
+        self._data_configuration = data_configuration
+        self._data_client: AsyncApiClient | None = None
 
     async def close(self) -> None:
         await self._api_client.close()
+        if self._data_client is not None:
+            await self._data_client.close()
+            self._data_client = None
 
     async def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
         """Answer with a reply token (free of charge, usable once, shortly after the event)."""
@@ -193,6 +223,66 @@ class LineClient:
             self._api.show_loading_animation_with_http_info(request, _request_timeout=self.timeout)
         )
 
+    # --- rich menu (one-off set-up: `marugoto richmenu install`) ---------------------------
+
+    async def create_rich_menu(self, definition: dict[str, Any]) -> str:
+        """POST /v2/bot/richmenu; returns the new richMenuId. Raises InvalidRichMenu before
+        sending anything LINE would refuse, LineCallFailed when LINE says no."""
+        request = rich_menu_request(definition)
+        result, response = await self._call_with_response(
+            self._api.create_rich_menu_with_http_info(request, _request_timeout=self.timeout)
+        )
+        rich_menu_id = getattr(getattr(response, "data", None), "rich_menu_id", None)
+        if not result.delivered or not isinstance(rich_menu_id, str) or not rich_menu_id:
+            raise LineCallFailed("create rich menu", result)
+        log.info("rich menu created: %s", rich_menu_id)
+        return rich_menu_id
+
+    async def upload_rich_menu_image(
+        self, rich_menu_id: str, image: bytes, content_type: str = "image/png"
+    ) -> None:
+        """POST api-data.line.me/v2/bot/richmenu/{id}/content (PNG or JPEG, at most 1 MB,
+        the menu's size). Once per menu: LINE refuses a second upload."""
+        if self._data_configuration is None:
+            raise RuntimeError("this LineClient has no api-data host configured")
+        if self._data_client is None:
+            self._data_client = AsyncApiClient(self._data_configuration)
+        blob = AsyncMessagingApiBlob(self._data_client)
+        result = await self._call(
+            blob.set_rich_menu_image_with_http_info(
+                rich_menu_id,
+                bytes(image),
+                _headers={"Content-Type": content_type},
+                _request_timeout=self.timeout,
+            )
+        )
+        if not result.delivered:
+            raise LineCallFailed("upload rich menu image", result)
+        log.info("rich menu image uploaded: %s (%d bytes)", rich_menu_id, len(image))
+
+    async def set_default_rich_menu(self, rich_menu_id: str) -> None:
+        """POST /v2/bot/user/all/richmenu/{id}: every friend without a per-user menu sees it."""
+        result = await self._call(
+            self._api.set_default_rich_menu_with_http_info(
+                rich_menu_id, _request_timeout=self.timeout
+            )
+        )
+        if not result.delivered:
+            raise LineCallFailed("set default rich menu", result)
+        log.info("default rich menu set: %s", rich_menu_id)
+
+    async def _call_with_response(self, call: Any) -> tuple[SendResult, Any]:
+        try:
+            async with asyncio.timeout(self.timeout + 1.0):
+                response = await call
+        except ApiException as exc:
+            return _classify(int(exc.status or 0), exc.headers), None
+        except TimeoutError:
+            return SendResult("retryable", None, error="timeout"), None
+        except (aiohttp.ClientError, OSError) as exc:
+            return SendResult("retryable", None, error=f"connection_{type(exc).__name__}"), None
+        return _classify(int(response.status_code), response.headers), response
+
     async def _call(self, call: Any) -> SendResult:
         try:
             # The aiohttp timeout bounds the request; the outer one is a backstop.
@@ -207,6 +297,26 @@ class LineClient:
         return _classify(int(response.status_code), response.headers)
 
 
+#: Fields LINE requires in a rich menu object (the SDK model leaves them all optional).
+_RICH_MENU_REQUIRED = ("size", "selected", "name", "chatBarText", "areas")
+
+
+def rich_menu_request(definition: dict[str, Any]) -> RichMenuRequest:
+    """The definition as the SDK's RichMenuRequest, or InvalidRichMenu (content-free text)."""
+    if not isinstance(definition, dict):
+        raise InvalidRichMenu("the rich menu definition is not a JSON object")
+    missing = [key for key in _RICH_MENU_REQUIRED if key not in definition]
+    if missing:
+        raise InvalidRichMenu(f"the rich menu lacks {', '.join(missing)}")
+    try:
+        request = RichMenuRequest.from_dict(definition)
+    except Exception as exc:  # pydantic's text may quote labels: keep the type only
+        raise InvalidRichMenu(f"the rich menu fails the SDK model ({type(exc).__name__})") from None
+    if request is None:
+        raise InvalidRichMenu("empty rich menu definition")
+    return request
+
+
 def _invalid(exc: Exception) -> SendResult:
     # InvalidMessages text is content-free; other SDK errors may quote content: type only.
     detail = str(exc) if isinstance(exc, InvalidMessages) else type(exc).__name__
@@ -219,6 +329,7 @@ _REQUEST_MODELS: dict[str, Any] = {
     "reply": ReplyMessageRequest,
     "push": PushMessageRequest,
     "loading": ShowLoadingAnimationRequest,
+    "richmenu": RichMenuRequest,
 }
 
 
@@ -232,7 +343,7 @@ def check_request_body(endpoint: str, body: dict[str, Any]) -> None:
     request = model.from_dict(body)
     if request is None:
         raise ValueError("empty request body")
-    if endpoint != "loading":
+    if endpoint in ("reply", "push"):
         # from_dict resolves each message through the Message discriminator; an unknown
         # type or a malformed message raises there.
         for message in body.get("messages") or []:
@@ -250,7 +361,12 @@ def create_line_client(settings: Settings, *, timeout: float | None = None) -> L
     )
     if token is None:
         log.warning("LINE_CHANNEL_ACCESS_TOKEN is not set; LINE calls will be refused")
+    data_configuration = Configuration(
+        host=settings.line_api_data_base_url.rstrip("/"),
+        access_token=configuration.access_token,
+    )
     return LineClient(
         AsyncApiClient(configuration),
         timeout=settings.line_timeout_seconds if timeout is None else timeout,
+        data_configuration=data_configuration,
     )

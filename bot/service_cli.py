@@ -26,6 +26,16 @@ def add_commands(sub: Any) -> None:
     upgrade_parser = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
     upgrade_parser.set_defaults(handler=db_upgrade)
 
+    p = sub.add_parser("richmenu", help="the menu residents see under the chat")
+    richmenu_sub = p.add_subparsers(dest="richmenu_command", required=True)
+    install_parser = richmenu_sub.add_parser(
+        "install", help="create the rich menu, upload its image, make it the default"
+    )
+    install_parser.add_argument(
+        "--image", help="the designer's PNG/JPEG, 2500x843, <= 1 MB (default: a plain grid)"
+    )
+    install_parser.set_defaults(handler=richmenu_install)
+
     from admin.cli import add_commands as add_admin_commands
 
     add_admin_commands(sub)
@@ -69,3 +79,11 @@ def db_upgrade(args: argparse.Namespace) -> int:
     finally:
         database.dispose()
     return 0
+
+
+def richmenu_install(args: argparse.Namespace) -> int:
+    from bot.logging import setup_logging
+    from bot.richmenu import run_install
+
+    setup_logging()
+    return run_install(args.image)

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
         None, validation_alias="LINE_CHANNEL_ACCESS_TOKEN"
     )
     line_api_base_url: str = Field("https://api.line.me", validation_alias="LINE_API_BASE_URL")
+    #: LINE's data host (rich menu images); tests point it at the fake, like the one above.
+    line_api_data_base_url: str = Field(
+        "https://api-data.line.me", validation_alias="LINE_API_DATA_BASE_URL"
+    )
     #: Seconds for one Messaging API call; LINE answers fast or not at all.
     line_timeout_seconds: float = Field(5.0, validation_alias="LINE_TIMEOUT_SECONDS")
     admin_username: str | None = Field(None, validation_alias="MARUGOTO_ADMIN_USERNAME")

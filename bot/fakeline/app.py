@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.fakeline import limits, openapi
+from bot.fakeline import limits, openapi, richmenu
 from bot.fakeline.state import FakeLineState
 from bot.line_api import check_request_body
 
@@ -208,6 +208,7 @@ def create_fake_line_app(
         Route(PATHS["loading"], loading, methods=["POST"]),
         Route("/_fake/messages/{user_id}", chat_messages, methods=["GET"]),
         Route("/_fake/reply-token", new_reply_token, methods=["POST"]),
+        *richmenu.routes(state, validator),
         Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
     app = Starlette(routes=routes)

@@ -68,15 +68,23 @@ class _Request:
 
 
 def check(
-    validator: Any, *, path: str, method: str, body: bytes, headers: dict[str, str]
+    validator: Any,
+    *,
+    path: str,
+    method: str,
+    body: bytes,
+    headers: dict[str, str],
+    host_url: str = "https://api.line.me",
 ) -> str | None:
-    """None when the request matches the spec, else a short reason."""
+    """None when the request matches the spec, else a short reason. host_url: the spec's
+    server for this path (https://api-data.line.me for uploads such as rich menu images)."""
     request = _Request(
         path=path,
         method=method.lower(),
         body=body,
         content_type=headers.get("content-type", ""),
         headers=headers,
+        host_url=host_url,
     )
     try:
         validator.validate_request(request)

@@ -102,6 +102,10 @@ class FakeLineState:
     _used_unknown_tokens: set[str] = field(default_factory=set)
     _accepted_retry_keys: dict[str, tuple[str, list[dict[str, str]]]] = field(default_factory=dict)
     _reject_reply_tokens: bool = False
+    #: Rich menus (bot/fakeline/richmenu.py): id → definition, id → image, the default.
+    _rich_menus: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _rich_menu_images: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    _default_rich_menu: str | None = None
     _seq: int = 0
     _message_seq: int = 0
 
@@ -218,6 +222,9 @@ class FakeLineState:
             self._used_unknown_tokens.clear()
             self._accepted_retry_keys.clear()
             self._reject_reply_tokens = False
+            self._rich_menus.clear()
+            self._rich_menu_images.clear()
+            self._default_rich_menu = None
 
     # ---- used by the app ----------------------------------------------------------------
 
@@ -304,6 +311,52 @@ class FakeLineState:
                 self._accepted_retry_keys[retry_key] = (request_id, sent)
             self._lock.notify_all()
             return sent
+
+    @property
+    def rich_menus(self) -> dict[str, dict[str, Any]]:
+        """Created rich menus: richMenuId → the definition as sent."""
+        with self._lock:
+            return dict(self._rich_menus)
+
+    @property
+    def rich_menu_images(self) -> dict[str, tuple[str, bytes]]:
+        """richMenuId → (content type, image bytes) of each accepted upload."""
+        with self._lock:
+            return dict(self._rich_menu_images)
+
+    @property
+    def default_rich_menu(self) -> str | None:
+        with self._lock:
+            return self._default_rich_menu
+
+    def add_rich_menu(self, definition: dict[str, Any]) -> str:
+        rich_menu_id = "richmenu-" + uuid.uuid4().hex
+        with self._lock:
+            self._rich_menus[rich_menu_id] = definition
+            self._lock.notify_all()
+        return rich_menu_id
+
+    def set_rich_menu_image(self, rich_menu_id: str, content_type: str, image: bytes) -> str:
+        """Returns ok, or why LINE would refuse: unknown (404) / already (400)."""
+        with self._lock:
+            if rich_menu_id not in self._rich_menus:
+                return "unknown"
+            if rich_menu_id in self._rich_menu_images:
+                return "already"
+            self._rich_menu_images[rich_menu_id] = (content_type, image)
+            self._lock.notify_all()
+            return "ok"
+
+    def set_default_rich_menu(self, rich_menu_id: str) -> str:
+        """Returns ok, or unknown (404) / no_image (400: LINE wants the image first)."""
+        with self._lock:
+            if rich_menu_id not in self._rich_menus:
+                return "unknown"
+            if rich_menu_id not in self._rich_menu_images:
+                return "no_image"
+            self._default_rich_menu = rich_menu_id
+            self._lock.notify_all()
+            return "ok"
 
     def record_loading(self, user_id: str, seconds: int) -> None:
         with self._lock:
