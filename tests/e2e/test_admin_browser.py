@@ -12,10 +12,8 @@ cancel from the slots screen, and export a report. Screenshots go to docs/screen
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,6 +28,7 @@ from bot.db import Database
 from bot.fakeline import FakeLine
 from bot.models.booking import Booking
 from bot.models.core import Handoff, InboxEvent, Outbox, Resident
+from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.integration.admin_support import PASSWORD, make_case, make_user
 from tests.integration.conftest import ACCESS_TOKEN, Service, SignedWebhook, make_settings
 
@@ -37,42 +36,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS_TEXT = (
     '<script>alert("x")</script><img src=x onerror="alert(1)">'
     '<a href="javascript:alert(2)">link</a> {{7*7}} ${7*7} '
     "家賃が払えなくて、来月から住むところがなくなりそうです"
 )
-
-
-def find_chromium() -> str | None:
-    for candidate in (
-        os.environ.get("MARUGOTO_CHROMIUM"),
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        shutil.which("chromium"),
-    ):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        if os.environ.get("MARUGOTO_REQUIRE_BROWSER"):
-            pytest.fail("MARUGOTO_REQUIRE_BROWSER is set but no Chromium was found")
-        pytest.skip("no Chromium (set MARUGOTO_CHROMIUM or run scripts/browser)")
-    return path
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ POSTs it over HTTP to /line/webhook; the worker answers through the built-in fak
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,41 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.conftest import CHROMIUM_ARGS
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = Path("/tmp/simulator.png")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def find_chromium() -> str | None:
-    for candidate in (
-        os.environ.get("MARUGOTO_CHROMIUM"),
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        shutil.which("chromium"),
-    ):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        if os.environ.get("MARUGOTO_REQUIRE_BROWSER"):
-            pytest.fail("MARUGOTO_REQUIRE_BROWSER is set but no Chromium was found")
-        pytest.skip("no Chromium (set MARUGOTO_CHROMIUM or install Debian's chromium)")
-    return path
 
 
 def free_port() -> int:
