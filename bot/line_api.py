@@ -6,8 +6,9 @@ timeout and never raises for an HTTP outcome: it returns a `SendResult` that the
 into sent / retry later / dead letter.
 
 Our messages are plain JSON dicts (what the conversation produces and the outbox stores);
-they go through the SDK's own models (`Message.from_dict`) before leaving, so a message LINE
-would refuse is caught here as `invalid_message` instead of being sent.
+they go through the SDK's own models (`Message.from_dict`, once per distinct message: see
+`check_messages`) before leaving, so a message LINE would refuse is caught here as
+`invalid_message` instead of being sent.
 
 Nothing here logs message content or tokens: results carry status codes and short codes only.
 """
@@ -15,6 +16,8 @@ Nothing here logs message content or tokens: results carry status codes and shor
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,6 +115,44 @@ def validate_messages(messages: list[dict[str, Any]]) -> None:
     to_sdk_messages(messages)
 
 
+#: Digests of message objects the SDK models have accepted. The conversation sends few
+#: distinct shapes (the same card or text to many residents), and the SDK's pydantic walk of
+#: a Flex message costs milliseconds: each distinct message is validated once per process.
+#: Keyed by the message's canonical JSON (sorted keys), so any difference revalidates.
+_ACCEPTED: dict[bytes, None] = {}
+_ACCEPTED_MAX = 4096
+
+
+def _digest(message: Any) -> bytes | None:
+    try:
+        canonical = json.dumps(message, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None  # not plain JSON: always the full check
+    return hashlib.blake2b(canonical.encode(), digest_size=20).digest()
+
+
+def check_messages(messages: list[dict[str, Any]]) -> None:
+    """The send path's check: the same verdict as `validate_messages` (SDK models), run in
+    full once per distinct message; the request-level limits are checked every time."""
+    if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
+        raise InvalidMessages(f"{len(messages)} messages; LINE takes 1 to 5 per request")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise InvalidMessages(f"message {index} is not a typed message object")
+        digest = _digest(message)
+        if digest is not None and digest in _ACCEPTED:
+            continue
+        try:
+            Message.from_dict(message)
+        except Exception:  # the SDK's errors quote the content; keep only where it failed
+            kind = message.get("type")
+            raise InvalidMessages(f"message {index} (type {kind!r}) fails the SDK model") from None
+        if digest is not None:
+            if len(_ACCEPTED) >= _ACCEPTED_MAX:
+                _ACCEPTED.clear()
+            _ACCEPTED[digest] = None
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
     if not value:
@@ -171,8 +212,10 @@ class LineClient:
     async def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
         """Answer with a reply token (free of charge, usable once, shortly after the event)."""
         try:
-            ReplyMessageRequest(replyToken=reply_token, messages=to_sdk_messages(messages))
-        except (InvalidMessages, ValueError) as exc:
+            if not isinstance(reply_token, str) or not reply_token:
+                raise InvalidMessages("no reply token")
+            check_messages(messages)
+        except InvalidMessages as exc:
             return _invalid(exc)
         body = {"replyToken": reply_token, "messages": messages}
         return await self._call(self._post(REPLY_PATH, body, {}))
@@ -183,8 +226,10 @@ class LineClient:
         """Push with X-Line-Retry-Key: a repeat with the same key is answered 409 by LINE
         when the first was accepted, so retrying can never deliver twice."""
         try:
-            PushMessageRequest(to=user_id, messages=to_sdk_messages(messages))
-        except (InvalidMessages, ValueError) as exc:
+            if not isinstance(user_id, str) or not user_id:
+                raise InvalidMessages("no recipient")
+            check_messages(messages)
+        except InvalidMessages as exc:
             return _invalid(exc)
         body = {"to": user_id, "messages": messages}
         return await self._call(self._post(PUSH_PATH, body, {"X-Line-Retry-Key": retry_key}))
