@@ -278,7 +278,13 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _p(
         VIOLENCE_NOW, "物を投げられる", r"(?:物|もの|モノ)を?(?:投げ|なげ)(?:られ|て(?:く|き)|つけ)"
     ),
-    _p(VIOLENCE_NOW, "物を投げる", r"(?:物|もの|モノ)を?(?:投げ|なげ)る"),
+    # Throwing or breaking things at home counts with a sign of now or of fear (_NEEDS_NOW).
+    _p(
+        VIOLENCE_NOW,
+        "物を投げる",
+        r"(?:物|もの|モノ)を?(?:投げ|なげ)る|(?:物|もの|モノ|家具|壁|ドア|窓)を?(?:壊|こわ)(?:す|し|され)"
+        r"|暴れ(?:て|る)|あばれ(?:て|る)",
+    ),
     _p(VIOLENCE_NOW, "首を絞められる", r"首を?(?:絞|締|しめ)(?:られ|め)|くびを?しめられ"),
     _p(
         VIOLENCE_NOW,

@@ -73,6 +73,8 @@ def test_indirect_ideation(text: str) -> None:
         ("夫に殴られてる", "violence_now"),
         ("毎日親に叩かれる。助けて", "violence_now"),
         ("怖くて家に帰れない", "violence_now"),
+        ("一緒に住んでる兄が暴れて物を壊す。こわい", "violence_now"),
+        ("父が酔うと暴れる。今も壁を殴ってて怖い", "violence_now"),
         ("友達が死ぬって言ってる", "other_in_danger"),
         ("公園で人が倒れてて反応がない", "other_in_danger"),
         # katakana words in the patterns must match the hiragana-folded text
