@@ -21,7 +21,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.actions import booking
+from bot.actions import booking, retention
 from bot.actions.staff import LoginPolicy, purge_stale
 from bot.db import Database
 from bot.models.base import utcnow
@@ -85,6 +85,16 @@ def purge_stale_staff_sessions(db: Database, now: datetime | None = None) -> int
     """Delete dead staff sessions and old login attempts (they only serve authentication)."""
     with db.write() as session:
         return purge_stale(session, now=now or utcnow(), policy=LoginPolicy())
+
+
+def purge_old_content(db: Database, now: datetime | None = None, *, days: int = 365) -> int:
+    """Blank resident content older than the retention period (MARUGOTO_RETENTION_DAYS)."""
+    now = now or utcnow()
+    with db.write() as session:
+        counts = retention.purge_older_than(session, now - timedelta(days=days), now=now)
+    if any(counts.values()):
+        log.info("retention purge %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+    return sum(counts.values())
 
 
 def run_tick(db: Database, now: datetime | None = None, *, fill: bool = True) -> TickResult:
@@ -164,6 +174,17 @@ def start_scheduler(
         seconds=HOUSEKEEPING_EVERY_SECONDS,
         args=[db],
         id="purge_stale_staff_sessions",
+        max_instances=1,
+        coalesce=True,
+    )
+    retention_days = int(getattr(settings, "retention_days", 365))
+    scheduler.add_job(
+        _guarded(lambda database: purge_old_content(database, days=retention_days), "retention"),
+        "interval",
+        seconds=HOUSEKEEPING_EVERY_SECONDS,
+        args=[db],
+        id="purge_old_content",
+        next_run_time=first + timedelta(seconds=30),
         max_instances=1,
         coalesce=True,
     )

@@ -99,10 +99,17 @@ def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id:
     row. Events still waiting in the inbox (written after this one) are kept.
     `keep_inbox_id` is the event being processed now: it is blanked too.
     """
+    # Bot lines too: they quote the resident's words (「家賃が払えない」という お話から…).
     messages = session.execute(
         update(Message)
-        .where(Message.resident_id == resident.id, Message.direction == "in")
+        .where(Message.resident_id == resident.id, Message.direction.in_(("in", "bot")))
         .values(text=None, triage=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Outbox)
+        .where(Outbox.resident_id == resident.id, Outbox.status.in_(("sent", "dead")))
+        .values(messages=[])
         .execution_options(synchronize_session=False)
     )
     blanked = 0
@@ -113,7 +120,7 @@ def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id:
         )
     ).all()
     for row in rows:
-        cleaned = _blank_payload(row.payload)
+        cleaned = blank_payload(row.payload)
         if cleaned != row.payload:
             row.payload = cleaned
             blanked += 1
@@ -150,7 +157,8 @@ def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id:
 _CONTENT_KEYS = ("text", "emojis", "mention", "title", "address", "latitude", "longitude")
 
 
-def _blank_payload(payload: dict[str, Any]) -> dict[str, Any]:
+def blank_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event without what the resident wrote or sent (ids and types stay)."""
     message = payload.get("message")
     postback = payload.get("postback")
     if not isinstance(message, dict) and not isinstance(postback, dict):
