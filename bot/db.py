@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -145,17 +146,23 @@ class Database:
     def is_sqlite(self) -> bool:
         return is_sqlite(self.url)
 
+    @cached_property
+    def _write_sessions(self) -> sessionmaker[Session]:
+        return sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @cached_property
+    def _read_sessions(self) -> sessionmaker[Session]:
+        return sessionmaker(self.read_engine, expire_on_commit=False)
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back on any exception."""
-        factory = sessionmaker(self.write_engine, expire_on_commit=False)
-        with factory() as session, session.begin():
+        with self._write_sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        factory = sessionmaker(self.read_engine, expire_on_commit=False)
-        with factory() as session:
+        with self._read_sessions() as session:
             yield session
             session.rollback()
 

@@ -134,26 +134,39 @@ def _digest(message: Any) -> bytes | None:
     return hashlib.blake2b(canonical.encode(), digest_size=20).digest()
 
 
-def check_messages(messages: list[dict[str, Any]]) -> None:
+def check_messages(messages: list[dict[str, Any]]) -> list[str]:
     """The send path's check: the same verdict as `validate_messages` (SDK models), run in
-    full once per distinct message; the request-level limits are checked every time."""
+    full once per distinct message; the request-level limits are checked every time.
+    Returns each message's JSON text (what the request body is built from)."""
     if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
         raise InvalidMessages(f"{len(messages)} messages; LINE takes 1 to 5 per request")
+    parts: list[str] = []
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             raise InvalidMessages(f"message {index} is not a typed message object")
-        digest = _digest(message)
-        if digest is not None and digest in _ACCEPTED:
-            continue
         try:
-            Message.from_dict(message)
-        except Exception:  # the SDK's errors quote the content; keep only where it failed
-            kind = message.get("type")
-            raise InvalidMessages(f"message {index} (type {kind!r}) fails the SDK model") from None
-        if digest is not None:
-            if len(_ACCEPTED) >= _ACCEPTED_MAX:
-                _ACCEPTED.clear()
-            _ACCEPTED[digest] = None
+            part = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError):
+            raise InvalidMessages(f"message {index} is not plain JSON") from None
+        # Keyed by the JSON text as sent: another key order is only a cache miss.
+        digest = hashlib.blake2b(part.encode(), digest_size=20).digest()
+        if digest not in _ACCEPTED:
+            try:
+                Message.from_dict(message)
+            except Exception:  # the SDK's errors quote the content; keep only where it failed
+                kind = message.get("type")
+                raise InvalidMessages(
+                    f"message {index} (type {kind!r}) fails the SDK model"
+                ) from None
+            _remember(_ACCEPTED, digest)
+        parts.append(part)
+    return parts
+
+
+def _request_body(key: str, value: str, parts: list[str]) -> bytes:
+    """`{key: value, "messages": [...]}` as JSON bytes, from the checked messages' text."""
+    head = json.dumps({key: value}, ensure_ascii=False, separators=(",", ":"))[:-1]
+    return f'{head},"messages":[{",".join(parts)}]}}'.encode()
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -225,11 +238,10 @@ class LineClient:
         try:
             if not isinstance(reply_token, str) or not reply_token:
                 raise InvalidMessages("no reply token")
-            check_messages(messages)
+            parts = check_messages(messages)
         except InvalidMessages as exc:
             return _invalid(exc)
-        body = {"replyToken": reply_token, "messages": messages}
-        return await self._post(REPLY_PATH, body, {})
+        return await self._post(REPLY_PATH, _request_body("replyToken", reply_token, parts), {})
 
     async def push(
         self, user_id: str, messages: list[dict[str, Any]], retry_key: str
@@ -239,21 +251,22 @@ class LineClient:
         try:
             if not isinstance(user_id, str) or not user_id:
                 raise InvalidMessages("no recipient")
-            check_messages(messages)
+            parts = check_messages(messages)
         except InvalidMessages as exc:
             return _invalid(exc)
-        body = {"to": user_id, "messages": messages}
+        body = _request_body("to", user_id, parts)
         return await self._post(PUSH_PATH, body, {"X-Line-Retry-Key": retry_key})
 
-    async def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> SendResult:
+    async def _post(self, path: str, data: bytes, headers: dict[str, str]) -> SendResult:
         """POST our JSON with the SDK client's credentials and headers (Authorization,
         User-Agent) over this client's own pooled aiohttp session.
 
-        The body is our JSON, already checked against the SDK models above and identical to
-        what they would serialise (tests/unit/test_line_api.py pins the round trip). The
-        SDK's `call_api` would walk and re-serialise it (`sanitize_for_serialization`) and
-        its session (trust_env) reads ~/.netrc in a thread on every request: together about
-        half the sender's CPU per row. The proxy from the environment is resolved once."""
+        The body is our JSON (each message serialised once, by `check_messages`), already
+        checked against the SDK models above and identical to what they would serialise
+        (tests/unit/test_line_api.py pins the round trip). The SDK's `call_api` would walk
+        and re-serialise it (`sanitize_for_serialization`), and its session (trust_env)
+        reads ~/.netrc in a thread on every request: together about half the sender's CPU
+        per row. The proxy from the environment is resolved once, when the session opens."""
         session = self._http_session()
         request_headers = {
             **self._api_client.default_headers,
@@ -261,7 +274,6 @@ class LineClient:
             "Content-Type": "application/json",
             **headers,
         }
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             async with asyncio.timeout(self.timeout + 1.0):  # backstop; aiohttp's bounds it
                 async with session.post(
@@ -416,15 +428,41 @@ def check_request_body(endpoint: str, body: dict[str, Any]) -> None:
     model = _REQUEST_MODELS[endpoint]
     if not isinstance(body, dict):
         raise ValueError("request body is not a JSON object")
+    messages = body.get("messages")
+    if (
+        endpoint in ("reply", "push")
+        and isinstance(messages, list)
+        and all(isinstance(m, dict) for m in messages)
+    ):
+        # What the request model does per message (`Message.from_dict`), run in full once
+        # per distinct message (this check's own cache, not the sender's); then the request
+        # model on the envelope, each message replaced by a minimal valid one (same count).
+        for message in messages:
+            digest = _digest(message)
+            if digest is None or digest not in _CHECKED:
+                Message.from_dict(message)
+                if digest is not None:
+                    _remember(_CHECKED, digest)
+        body = {**body, "messages": [_MINIMAL_MESSAGE] * len(messages)}
     request = model.from_dict(body)
     if request is None:
         raise ValueError("empty request body")
     if endpoint in ("reply", "push"):
         # from_dict resolves each message through the Message discriminator; an unknown
         # type or a malformed message raises there.
-        for message in body.get("messages") or []:
+        for message in messages or []:
             if not isinstance(message, dict) or "type" not in message:
                 raise ValueError("a message without a type")
+
+
+_CHECKED: dict[bytes, None] = {}
+_MINIMAL_MESSAGE = {"type": "text", "text": "."}
+
+
+def _remember(cache: dict[bytes, None], digest: bytes) -> None:
+    if len(cache) >= _ACCEPTED_MAX:
+        cache.clear()
+    cache[digest] = None
 
 
 def create_line_client(settings: Settings, *, timeout: float | None = None) -> LineClient:

@@ -14,6 +14,7 @@ inside the write transaction's BEGIN IMMEDIATE, which already serialises writers
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -142,18 +143,23 @@ _CLAIM_SQLITE = (
 )
 
 
+@functools.cache
+def _claim_statement(postgres: bool) -> Any:
+    """The claim statement, built once per dialect (SQLAlchemy then reuses its compiled
+    form without rebuilding the clause and its cache key every round)."""
+    lease_type = _TABLE.c.lease_until.type
+    clause = text(_CLAIM_POSTGRESQL if postgres else _CLAIM_SQLITE).bindparams(
+        bindparam("now", type_=lease_type),
+        bindparam("lease_until", type_=lease_type),
+    )
+    return clause.columns(*(_TABLE.c[name] for name in _CLAIMED_COLUMNS))
+
+
 def claim(session: Session, *, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
     """Claim up to `limit` events (at most one per user) until now + `lease_seconds`."""
     now = utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
-    dialect = session.get_bind().dialect.name
-    sql = _CLAIM_POSTGRESQL if dialect == "postgresql" else _CLAIM_SQLITE
-    column_types = {c.name: c.type for c in InboxEvent.__table__.columns}
-    clause = text(sql).bindparams(
-        bindparam("now", type_=column_types["lease_until"]),
-        bindparam("lease_until", type_=column_types["lease_until"]),
-    )
-    statement = clause.columns(*(InboxEvent.__table__.c[name] for name in _CLAIMED_COLUMNS))
+    statement = _claim_statement(session.get_bind().dialect.name == "postgresql")
     result = session.execute(statement, {"now": now, "lease_until": lease_until, "limit": limit})
     claimed = [
         ClaimedEvent(

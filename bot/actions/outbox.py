@@ -175,12 +175,14 @@ def claim_due(
         )
         .execution_options(synchronize_session=False)
     )
-    rows = session.execute(claim).all()
+    # Core execution (no ORM bulk-update machinery): this runs on every sender turn.
+    connection = session.connection()
+    rows = connection.execute(claim).all()
     if not rows:
         return []
     ids = [row.id for row in rows]
     # Whatever happens next, this claim was the token's one chance.
-    session.execute(
+    connection.execute(
         update(Outbox)
         .where(Outbox.id.in_(ids), Outbox.reply_token.is_not(None))
         .values(reply_token=None)
@@ -198,7 +200,7 @@ def claim_due(
         )
     cancelled = [row.id for row in rows if row.resident_id in gone]
     if cancelled:
-        session.execute(
+        connection.execute(
             update(Outbox)
             .where(Outbox.id.in_(cancelled))
             .values(status="cancelled", lease_until=None, last_error="not_following")
@@ -248,7 +250,7 @@ def mark_sent_many(
     """mark_sent for many rows in one statement (the sender records a batch at once)."""
     if not outbox_ids:
         return 0
-    result = session.execute(
+    result = session.connection().execute(
         update(Outbox)
         .where(Outbox.id.in_(outbox_ids), Outbox.status == "sending")
         .values(status="sent", sent_via=via, sent_at=now, lease_until=None, last_error=note)
