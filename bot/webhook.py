@@ -258,7 +258,7 @@ async def line_webhook(request: Request) -> Response:
         log.error("webhook not stored: database error %s", type(error).__name__)
         return JSONResponse({"error": "unavailable"}, status_code=503)
     if stored:
-        wake: Callable[[], None] | None = getattr(state, "wake_inbox", None)
+        wake: Callable[[int, bool], None] | None = getattr(state, "wake_inbox", None)
         if wake is not None:
-            wake()
+            wake(stored, any(event.priority == 0 for event in incoming))
     return JSONResponse({})

@@ -61,6 +61,7 @@ class InboxWorker:
         batch_size: int = 16,
         max_attempts: int = 5,
         poll_seconds: float = 0.2,
+        gather_seconds: float = 0.004,
         conversation: ModuleType | Any | None = None,
         analyse: Callable[[str], Any] | None = None,
         crash: Callable[[str], None] | None = None,
@@ -70,15 +71,24 @@ class InboxWorker:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
+        #: After a wake-up, wait this long for more events so a round carries more of them
+        #: (per-round costs dominate when rounds are tiny). Skipped when a crisis event is
+        #: stored (`wake(urgent=True)`) or when a batch's worth of events is already waiting.
+        self.gather_seconds = gather_seconds
         self._conversation = conversation
         self._analyse = analyse
         self._crash = crash
-        self._answer_listeners: list[Callable[[], None]] = []
+        self._answer_listeners: list[Callable[[bool], None]] = []
         #: `await show_loading(line_user_id)` (bot.line_api.LineClient.show_loading), set by
         #: the app; called for the chats of a round still running after this many seconds.
         self.show_loading: Callable[[str], Awaitable[Any]] | None = None
         self.loading_after_seconds = 1.0
         self._wake: asyncio.Event | None = None
+        self._urgent: asyncio.Event | None = None
+        self._woken_events = 0
+        #: A crisis event was stored and the inbox has not been seen empty since: no gather
+        #: windows (it may still wait behind the same resident's earlier event).
+        self._crisis = False
 
     # --- the conversation, loaded when first needed ---------------------------------------
 
@@ -96,21 +106,32 @@ class InboxWorker:
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many events were claimed."""
-        claimed = self.claim_batch()
+        claimed, views = self._claim_with_views()
         if claimed:
-            self.process(claimed)
+            self.process(claimed, views)
         return len(claimed)
 
     def claim_batch(self) -> list[ClaimedEvent]:
+        return self._claim_with_views()[0]
+
+    def _claim_with_views(self) -> tuple[list[ClaimedEvent], dict[str, _ResidentView]]:
+        """Claim a batch and read its residents in the same (short) transaction: one round
+        trip fewer per round."""
+        views: dict[str, _ResidentView] = {}
         with self.database.write() as session:
             claimed = claim(session, limit=self.batch_size, lease_seconds=self.lease_seconds)
+            if claimed:
+                views = self._read_views(session, [c.line_user_id for c in claimed])
         if claimed:
             self._checkpoint("claimed")
-        return claimed
+        return claimed, views
 
-    def process(self, claimed: list[ClaimedEvent]) -> None:
+    def process(
+        self, claimed: list[ClaimedEvent], views: dict[str, _ResidentView] | None = None
+    ) -> None:
         """Run the conversation for claimed events and store every result."""
-        views = self._residents([c.line_user_id for c in claimed])
+        if views is None:
+            views = self._residents([c.line_user_id for c in claimed])
         now = utcnow()
         outcomes: list[tuple[ClaimedEvent, Outcome | BaseException]] = []
         for event in claimed:
@@ -123,11 +144,15 @@ class InboxWorker:
 
     def _residents(self, user_ids: list[str]) -> dict[str, _ResidentView]:
         with self.database.read() as session:
-            rows = session.execute(
-                select(
-                    Resident.line_user_id, Resident.state, Resident.staff_active, Resident.following
-                ).where(Resident.line_user_id.in_(user_ids))
-            ).all()
+            return self._read_views(session, user_ids)
+
+    @staticmethod
+    def _read_views(session: Any, user_ids: list[str]) -> dict[str, _ResidentView]:
+        rows = session.execute(
+            select(
+                Resident.line_user_id, Resident.state, Resident.staff_active, Resident.following
+            ).where(Resident.line_user_id.in_(user_ids))
+        ).all()
         return {
             row.line_user_id: _ResidentView(row.state or {}, row.staff_active, row.following)
             for row in rows
@@ -141,6 +166,7 @@ class InboxWorker:
             for event, result in outcomes
             if isinstance(result, Outcome) and is_plain(event, result)
         ]
+        answered: list[tuple[ClaimedEvent, Outcome]] = []
         with self.database.write() as session:
             if plain:
                 try:
@@ -154,7 +180,10 @@ class InboxWorker:
                     held = None
                 if held is not None:
                     for plain_event, plain_outcome in plain:
-                        self._log_applied(plain_event, plain_outcome, held)
+                        if plain_event.id in held:
+                            answered.append((plain_event, plain_outcome))
+                        else:
+                            self._log_applied(plain_event, plain_outcome, held)
                     done = {event.id for event, _ in plain}
                     outcomes = [item for item in outcomes if item[0].id not in done]
             for event, outcome in outcomes:
@@ -172,21 +201,22 @@ class InboxWorker:
                     continue
                 if unhandled:
                     log.warning("inbox %d: effects not handled: %s", event.id, ",".join(unhandled))
-                self._log_applied(event, outcome, {event.id})
+                answered.append((event, outcome))
             self._checkpoint("before_commit")
+        if answered:
+            # One line per round (ids and counts only): per-row lines cost at high rates.
+            log.info(
+                "inbox answered %d: ids=%s replies=%d urgent=%s",
+                len(answered),
+                ",".join(str(event.id) for event, _ in answered),
+                sum(len(outcome.replies) for _, outcome in answered),
+                ",".join(str(event.id) for event, outcome in answered if outcome.urgent) or "-",
+            )
 
     @staticmethod
     def _log_applied(event: ClaimedEvent, outcome: Outcome, held: set[int]) -> None:
         if event.id not in held:
             log.warning("inbox %d: lease lost, left to the other worker", event.id)
-            return
-        log.info(
-            "inbox %d answered: event=%s replies=%d urgent=%s",
-            event.id,
-            event.event_type,
-            len(outcome.replies),
-            outcome.urgent,
-        )
 
     def _failed(self, session: Any, event: ClaimedEvent, error: BaseException) -> None:
         if event.attempts >= self.max_attempts:
@@ -250,27 +280,48 @@ class InboxWorker:
 
     # --- the loop ------------------------------------------------------------------------------
 
-    def add_answer_listener(self, listener: Callable[[], None]) -> None:
-        """`listener()` runs on the event loop after a round stored answers (wakes the sender)."""
+    def add_answer_listener(self, listener: Callable[[bool], None]) -> None:
+        """`listener(urgent)` runs on the event loop after a round stored answers (wakes the
+        sender); `urgent` is true when the round answered a crisis event."""
         self._answer_listeners.append(listener)
 
-    def wake(self) -> None:
-        """Called (on the event loop) when new events were stored: skip the poll wait."""
-        if self._wake is not None:
-            self._wake.set()
+    def wake(self, count: int = 1, urgent: bool = False) -> None:
+        """Called (on the event loop) when `count` new events were stored: skip the poll
+        wait. `urgent`: a crisis event is among them, so no gather window either."""
+        if self._wake is None or self._urgent is None:
+            return
+        self._woken_events += count
+        self._crisis = self._crisis or urgent
+        if urgent or self._woken_events >= self.batch_size:
+            self._urgent.set()
+        self._wake.set()
+
+    async def _gather(self, stop: asyncio.Event) -> None:
+        """Let a few more events arrive before claiming, unless a crisis event (or a full
+        batch) is already waiting."""
+        if self.gather_seconds <= 0 or self._urgent is None or self._urgent.is_set():
+            return
+        await _wait_any(stop, self._urgent, self.gather_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process until `stop` is set; a round in progress finishes first."""
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
+        woken = False
         while not stop.is_set():
+            if woken:
+                await self._gather(stop)
             self._wake.clear()
-            claimed = []
+            if not self._crisis:
+                self._urgent.clear()
+            self._woken_events = 0
+            claimed: list[ClaimedEvent] = []
             try:
-                claimed = await asyncio.to_thread(self.claim_batch)
+                claimed, views = await asyncio.to_thread(self._claim_with_views)
                 if claimed:
                     loading = asyncio.ensure_future(self._loading_after(claimed))
                     try:
-                        await asyncio.to_thread(self.process, claimed)
+                        await asyncio.to_thread(self.process, claimed, views)
                     finally:
                         loading.cancel()
             except Exception as error:
@@ -281,10 +332,18 @@ class InboxWorker:
                 await _wait_any(stop, None, 1.0)
                 continue
             if not claimed:
+                if not self._wake.is_set():
+                    self._crisis = False  # seen empty, and nothing came in since
+                    self._urgent.clear()
                 await _wait_any(stop, self._wake, self.poll_seconds)
+                woken = self._wake.is_set()
                 continue
+            # More may be waiting: claim again, after a gather window when the last round was
+            # not full and nothing urgent arrived meanwhile.
+            woken = len(claimed) < self.batch_size
+            urgent = any(event.priority == 0 for event in claimed)
             for listener in self._answer_listeners:
-                listener()
+                listener(urgent)
 
     def _release(self, claimed: list[ClaimedEvent]) -> None:
         try:

@@ -54,6 +54,10 @@ class SenderConfig:
     lease_seconds: float = 60.0
     #: Idle wait between looks at the outbox when nobody calls notify().
     poll_seconds: float = 0.2
+    #: After a wake-up, wait this long for more wake-ups (answers stored, sends finished) so
+    #: one transaction records and claims many rows. Skipped when a crisis answer is waiting
+    #: (`notify(urgent=True)`) or when no slot is free to send more.
+    gather_seconds: float = 0.004
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 600.0
     #: Retryable failures before a row is dead-lettered (≈ 1.5 h with the defaults).
@@ -147,7 +151,6 @@ def record(session: Session, outcomes: list[Outcome]) -> None:
         row = outcome.row
         if outcome.kind == "sent":
             sent[(outcome.via, outcome.note)].append(row.id)
-            log.info("outbox %s sent via %s%s", row.id, outcome.via, _note(outcome.note))
         elif outcome.kind == "retry":
             assert outcome.next_attempt_at is not None
             outbox.schedule_retry(
@@ -172,6 +175,12 @@ def record(session: Session, outcomes: list[Outcome]) -> None:
     now = max((o.at for o in outcomes), default=utcnow())
     for (via, note), ids in sent.items():
         outbox.mark_sent_many(session, ids, via=via or "push", now=now, note=note)
+        # One line per kind and batch (ids only).
+        log.info("outbox sent %d via %s%s: ids=%s", len(ids), via, _note(note), _ids(ids))
+
+
+def _ids(ids: list[int]) -> str:
+    return ",".join(str(i) for i in ids)
 
 
 def _note(note: str | None) -> str:
@@ -240,21 +249,26 @@ class Sender:
             config = SenderConfig.from_settings(settings) if settings else SenderConfig()
         self.config = config
         self._kick = asyncio.Event()
+        #: Set by notify(urgent=True): a crisis answer is due, claim it without a gather wait.
+        self._urgent = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Outcomes waiting to be written with the next claim (one transaction for both).
         self._finished: list[Outcome] = []
 
-    def notify(self) -> None:
-        """New rows were committed: look now instead of at the next poll (same event loop)."""
+    def notify(self, urgent: bool = False) -> None:
+        """New rows were committed: look now instead of at the next poll (same event loop).
+        `urgent`: a crisis row is among them, so the sender skips its gather window."""
+        if urgent:
+            self._urgent.set()
         self._kick.set()
 
     #: The name bot.app's worker listener calls.
     wake = notify
 
-    def notify_threadsafe(self) -> None:
+    def notify_threadsafe(self, urgent: bool = False) -> None:
         """notify() from another thread (e.g. a worker running in a thread)."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._kick.set)
+            self._loop.call_soon_threadsafe(self.notify, urgent)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -264,6 +278,8 @@ class Sender:
             while not stop.is_set():
                 self._kick.clear()
                 free = self.config.concurrency - len(inflight)
+                if free > 0:
+                    self._urgent.clear()  # this claim takes crisis rows first
                 finished, self._finished = self._finished, []
                 try:
                     claimed = await asyncio.to_thread(
@@ -279,7 +295,8 @@ class Sender:
                     inflight.add(task)
                     task.add_done_callback(self._done(inflight))
                 # Wakes early when a send finishes (a slot frees) or notify() is called.
-                await self._pause(stop, self.config.poll_seconds)
+                if await self._pause(stop, self.config.poll_seconds):
+                    await self._gather(stop, len(inflight))
         finally:
             relay.cancel()
             if inflight:
@@ -314,11 +331,25 @@ class Sender:
         await stop.wait()
         self._kick.set()
 
-    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> bool:
+        """Wait for a kick (True) or `seconds` (False)."""
         if stop.is_set():
-            return
+            return False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._kick.wait(), timeout=seconds)
+            return True
+        return False
+
+    async def _gather(self, stop: asyncio.Event, inflight: int) -> None:
+        """A short window after a kick so more finished sends and new answers share the next
+        transaction. Never when a crisis answer waits, or when no slot could take more."""
+        gather = self.config.gather_seconds
+        if gather <= 0 or stop.is_set() or self._urgent.is_set():
+            return
+        if inflight >= self.config.concurrency:
+            return  # only finished sends can kick now; record them without waiting
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._urgent.wait(), timeout=gather)
 
 
 async def run_sender(
