@@ -20,6 +20,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from bot.db import Database
 from bot.logging import exception_summary
@@ -27,6 +28,7 @@ from bot.migrate import upgrade
 from bot.scheduler import Scheduler
 from bot.settings import Settings, get_settings
 from bot.webhook import IngestQueue, crisis_check, line_webhook
+from bot.webhook_first import WebhookFirst
 from bot.worker.inbox import InboxWorker
 from bot.worker.sender import Sender
 
@@ -87,6 +89,7 @@ def create_app(
             worker.add_answer_listener(sender.notify)
             tasks.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
             worker.show_loading = line.show_loading
+            worker.webhook_first = sender.webhook_first = app.state.webhook_first
             app.state.inbox_worker = worker
             app.state.wake_inbox = worker.wake
             tasks.append(asyncio.create_task(worker.run(stop), name="inbox-worker"))
@@ -115,7 +118,7 @@ def create_app(
                 db.dispose()
             log.info("marugoto stopped: role=%s", role)
 
-    app = FastAPI(
+    app = MarugotoApp(
         title="Marugoto",
         lifespan=lifespan,
         docs_url=None if production else "/docs",
@@ -126,10 +129,10 @@ def create_app(
     app.state.role = role
     app.state.crisis_check = crisis_check
     app.state.wake_inbox = None
+    app.state.webhook_first = WebhookFirst()
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     if role in ("all", "web"):
-        # A plain Starlette route: the raw body is read by hand (size cap, signature).
-        app.add_route(WEBHOOK_PATH, line_webhook, methods=["POST"], include_in_schema=False)
+        app.webhook_direct = True
         from admin import mount as mount_admin
 
         mount_admin(app, settings, database=database)
@@ -138,6 +141,37 @@ def create_app(
 
             app.include_router(simulator_router(settings))
     return app
+
+
+class MarugotoApp(FastAPI):
+    """FastAPI, with `POST /line/webhook` answered before the middleware stack.
+
+    The webhook is the one hot path (LINE waits for its 200, and under load every request
+    is one): the admin's middlewares (security headers, body limits, error pages, routing
+    through every admin route) add nothing to it but cost about as much CPU as the webhook
+    itself. The handler reads the raw body by hand (size cap, signature) and answers every
+    failure itself; anything else on this path (GET, …) goes through the stack as usual.
+    """
+
+    webhook_direct = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.webhook_direct
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == WEBHOOK_PATH
+        ):
+            scope["app"] = self
+            first: WebhookFirst = self.state.webhook_first
+            first.enter()
+            try:
+                response = await line_webhook(Request(scope, receive))
+                await response(scope, receive, send)
+            finally:
+                first.leave()
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def healthz(request: Request) -> Response:

@@ -8,6 +8,7 @@ take the write lock. On PostgreSQL both are the same engine.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,11 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there SQLite's busy handler alone serialises processes
+    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -35,6 +41,8 @@ def is_sqlite(url: str) -> bool:
 
 
 def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
+    file_lock = _FileLock.beside(engine.url.database) if immediate else None
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's events, not pysqlite, decide when transactions begin.
@@ -57,6 +65,8 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
         urgent = bool(getattr(_priority, "on", False))
         if immediate and write_lock.acquire(urgent, SQLITE_BUSY_TIMEOUT_MS / 1000):
             conn.info["marugoto_write_lock"] = True
+            if file_lock is not None and file_lock.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                conn.info["marugoto_file_lock"] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
         except BaseException:
@@ -64,6 +74,8 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
             raise
 
     def _release(conn: Any) -> None:
+        if conn.info.pop("marugoto_file_lock", False) and file_lock is not None:
+            file_lock.release()
         if conn.info.pop("marugoto_write_lock", False):
             write_lock.release()
 
@@ -83,6 +95,60 @@ def ingest_priority() -> Iterator[None]:
         yield
     finally:
         _priority.on = False
+
+
+class _FileLock:
+    """An exclusive `flock` on `<database file>-writelock`, taken after the in-process lock.
+
+    With `serve --role web` and `--role worker` as two processes, writers of the other
+    process would otherwise meet SQLite's busy handler, which sleeps in steps of up to
+    100 ms: a webhook ack waited that long behind a worker's 3 ms transaction. A held flock
+    is polled in sub-millisecond steps instead, and the kernel drops it if its process dies.
+    If the lock cannot be had within the timeout, the writer goes ahead and SQLite's own
+    busy_timeout decides (so a stuck process cannot block the others forever).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._opened = threading.Lock()
+
+    @classmethod
+    def beside(cls, database: str | None) -> _FileLock | None:
+        if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return cls(database + "-writelock")
+
+    def _descriptor(self) -> int | None:
+        with self._opened:
+            if self._fd is None:
+                try:
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError:
+                    return None  # a read-only directory: SQLite's busy handler alone
+            return self._fd
+
+    def acquire(self, timeout: float) -> bool:
+        assert fcntl is not None
+        fd = self._descriptor()
+        if fd is None:
+            return False
+        deadline = time.monotonic() + timeout
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, 0.001)
+
+    def release(self) -> None:
+        assert fcntl is not None
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 class _WriteLock:

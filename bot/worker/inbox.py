@@ -34,6 +34,7 @@ from bot.db import Database
 from bot.logging import exception_summary
 from bot.models.base import utcnow
 from bot.models.core import Resident
+from bot.webhook_first import WebhookFirst
 
 log = logging.getLogger("marugoto.worker.inbox")
 
@@ -89,6 +90,9 @@ class InboxWorker:
         #: A crisis event was stored and the inbox has not been seen empty since: no gather
         #: windows (it may still wait behind the same resident's earlier event).
         self._crisis = False
+        #: Set by the app (one process with the webhook): pause between events while LINE
+        #: waits for acknowledgements (bot.webhook_first).
+        self.webhook_first: WebhookFirst | None = None
 
     # --- the conversation, loaded when first needed ---------------------------------------
 
@@ -134,7 +138,10 @@ class InboxWorker:
             views = self._residents([c.line_user_id for c in claimed])
         now = utcnow()
         outcomes: list[tuple[ClaimedEvent, Outcome | BaseException]] = []
+        first = self.webhook_first
         for event in claimed:
+            if first is not None and event.priority != 0:
+                first.step_aside()
             try:
                 outcomes.append((event, self._step(event, views.get(event.line_user_id), now)))
             except Exception as error:

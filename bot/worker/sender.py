@@ -41,6 +41,7 @@ from bot.db import Database
 from bot.line_api import LineClient, SendResult
 from bot.models.base import utcnow
 from bot.settings import Settings
+from bot.webhook_first import WebhookFirst
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +255,8 @@ class Sender:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Outcomes waiting to be written with the next claim (one transaction for both).
         self._finished: list[Outcome] = []
+        #: Set by the app (one process with the webhook): see bot.webhook_first.
+        self.webhook_first: WebhookFirst | None = None
 
     def notify(self, urgent: bool = False) -> None:
         """New rows were committed: look now instead of at the next poll (same event loop).
@@ -276,6 +279,8 @@ class Sender:
         relay = asyncio.create_task(self._relay(stop))
         try:
             while not stop.is_set():
+                if self.webhook_first is not None and not self._urgent.is_set():
+                    await self.webhook_first.step_aside_async()
                 self._kick.clear()
                 free = self.config.concurrency - len(inflight)
                 if free > 0:
