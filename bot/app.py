@@ -132,7 +132,10 @@ def create_app(
     app.state.webhook_first = WebhookFirst()
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     if role in ("all", "web"):
+        # POSTs are answered by MarugotoApp before the middleware stack; the route stays
+        # so that other methods get their 405 (A13).
         app.webhook_direct = True
+        app.add_route(WEBHOOK_PATH, line_webhook, methods=["POST"], include_in_schema=False)
         from admin import mount as mount_admin
 
         mount_admin(app, settings, database=database)

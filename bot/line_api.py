@@ -163,10 +163,34 @@ def check_messages(messages: list[dict[str, Any]]) -> list[str]:
     return parts
 
 
-def _request_body(key: str, value: str, parts: list[str]) -> bytes:
+def check_messages_json(array_json: str) -> str:
+    """`check_messages` for a JSON array as text (what the outbox stores): the same verdict,
+    decided in full once per distinct text. Returns the text, to be sent as it is, so a row
+    the sender claims is neither parsed nor serialised again on the way out."""
+    digest = hashlib.blake2b(b"[]" + array_json.encode(), digest_size=20).digest()
+    if digest in _ACCEPTED:
+        return array_json
+    try:
+        messages = json.loads(array_json)
+    except ValueError:
+        raise InvalidMessages("the messages are not JSON") from None
+    if not isinstance(messages, list):
+        raise InvalidMessages("the messages are not a JSON array")
+    check_messages(messages)
+    _remember(_ACCEPTED, digest)
+    return array_json
+
+
+def _checked_array(messages: list[dict[str, Any]] | str) -> str:
+    if isinstance(messages, str):
+        return check_messages_json(messages)
+    return "[" + ",".join(check_messages(messages)) + "]"
+
+
+def _request_body(key: str, value: str, array_json: str) -> bytes:
     """`{key: value, "messages": [...]}` as JSON bytes, from the checked messages' text."""
     head = json.dumps({key: value}, ensure_ascii=False, separators=(",", ":"))[:-1]
-    return f'{head},"messages":[{",".join(parts)}]}}'.encode()
+    return f'{head},"messages":{array_json}}}'.encode()
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -233,28 +257,30 @@ class LineClient:
             await self._data_client.close()
             self._data_client = None
 
-    async def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
-        """Answer with a reply token (free of charge, usable once, shortly after the event)."""
+    async def reply(self, reply_token: str, messages: list[dict[str, Any]] | str) -> SendResult:
+        """Answer with a reply token (free of charge, usable once, shortly after the event).
+        `messages`: message dicts, or their JSON array as text (as the outbox stores it)."""
         try:
             if not isinstance(reply_token, str) or not reply_token:
                 raise InvalidMessages("no reply token")
-            parts = check_messages(messages)
+            array_json = _checked_array(messages)
         except InvalidMessages as exc:
             return _invalid(exc)
-        return await self._post(REPLY_PATH, _request_body("replyToken", reply_token, parts), {})
+        body = _request_body("replyToken", reply_token, array_json)
+        return await self._post(REPLY_PATH, body, {})
 
     async def push(
-        self, user_id: str, messages: list[dict[str, Any]], retry_key: str
+        self, user_id: str, messages: list[dict[str, Any]] | str, retry_key: str
     ) -> SendResult:
         """Push with X-Line-Retry-Key: a repeat with the same key is answered 409 by LINE
         when the first was accepted, so retrying can never deliver twice."""
         try:
             if not isinstance(user_id, str) or not user_id:
                 raise InvalidMessages("no recipient")
-            parts = check_messages(messages)
+            array_json = _checked_array(messages)
         except InvalidMessages as exc:
             return _invalid(exc)
-        body = _request_body("to", user_id, parts)
+        body = _request_body("to", user_id, array_json)
         return await self._post(PUSH_PATH, body, {"X-Line-Retry-Key": retry_key})
 
     async def _post(self, path: str, data: bytes, headers: dict[str, str]) -> SendResult:

@@ -144,6 +144,26 @@ def add_answer(
         )
 
 
+def answer_after_failure(
+    session: Session, event: ClaimedEvent, replies: list[dict[str, Any]]
+) -> bool:
+    """When the worker gives up on an event: answer it anyway (the fallback text, which names
+    the 福祉総合相談窓口 and a 24-hour line), unless the resident has unfollowed. Crisis-flagged
+    events go first. Same dedupe key as a normal answer, so there is never a second one.
+    Returns whether a row was added."""
+    found = session.execute(
+        select(Resident.id, Resident.following).where(Resident.line_user_id == event.line_user_id)
+    ).first()
+    if found is not None and not found.following:
+        return False
+    urgent = event.priority == CRISIS_PRIORITY
+    values = _outbox_values(
+        event, found.id if found else None, event.line_user_id, replies[:MAX_MESSAGES], 0, urgent
+    )
+    result = session.connection().execute(_INSERT_OUTBOX[_is_postgres(session)], [values])
+    return bool(getattr(result, "rowcount", 0))
+
+
 def _add_outbox_row(
     session: Session,
     event: ClaimedEvent,
@@ -159,7 +179,7 @@ def _add_outbox_row(
 
 def _outbox_values(
     event: ClaimedEvent,
-    resident_id: int,
+    resident_id: int | None,
     line_user_id: str,
     messages: list[dict[str, Any]],
     part: int,
@@ -477,6 +497,11 @@ def _erase(session: Session, resident: Resident, effect: Any, applied: Applied) 
     residents.erase(session, resident, now=applied.now, keep_inbox_id=applied.event.id)
 
 
+def _erase_message(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
+    session.flush()
+    residents.erase_message(session, resident, effect.message_id)
+
+
 def _cancel_pending(session: Session, resident: Resident, effect: Any, applied: Applied) -> None:
     residents.cancel_pending(session, resident)
     residents.cancel_reminders(session, resident)
@@ -495,6 +520,7 @@ register_effect("MarkUrgent", _mark_urgent)
 register_effect("GiveConsent", _give_consent)
 register_effect("WithdrawConsent", _withdraw_consent)
 register_effect("EraseResidentData", _erase)
+register_effect("EraseMessage", _erase_message)
 register_effect("CancelPending", _cancel_pending)
 for _name in ("BookSlot", "RescheduleBooking", "CancelBooking"):
     register_effect(_name, _booking)

@@ -14,12 +14,14 @@ UPDATE … RETURNING only takes rows that are still due.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Integer, Text, and_, bindparam, cast, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -50,13 +52,20 @@ class ClaimedOutbox:
     id: int
     resident_id: int | None
     line_user_id: str
-    messages: list[dict[str, Any]]
+    #: The messages as the database holds them (a JSON array as text): sent as they are.
+    messages_json: str
     #: Set only on the first claim while the token is fresh: reply with it, once.
     reply_token: str | None
     retry_key: str
     #: Claims so far, this one included.
     attempts: int
     priority: int
+
+    @cached_property
+    def messages(self) -> list[dict[str, Any]]:
+        """The messages as dicts (parsed when asked for; the send path uses the text)."""
+        parsed: list[dict[str, Any]] = json.loads(self.messages_json)
+        return parsed
 
 
 def reply_token_expiry(event_time: datetime) -> datetime:
@@ -131,6 +140,59 @@ def enqueue_push(
     )
 
 
+def _claim_statement(postgres: bool) -> Any:
+    """UPDATE … RETURNING the chosen due rows (built once per dialect: it runs on every
+    sender turn, and building plus caching a statement costs more than running it)."""
+    now = bindparam("b_now", type_=Outbox.next_attempt_at.type)
+    due = or_(
+        and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
+        and_(Outbox.status == "sending", Outbox.lease_until < now),
+    )
+    chosen = (
+        select(Outbox.id)
+        .where(due)
+        .order_by(Outbox.priority, Outbox.next_attempt_at, Outbox.id)
+        .limit(bindparam("b_limit", type_=Integer))
+    )
+    if postgres:
+        chosen = chosen.with_for_update(skip_locked=True)
+    return (
+        update(Outbox)
+        .where(Outbox.id.in_(chosen.scalar_subquery()))
+        .values(
+            status="sending",
+            lease_until=bindparam("b_lease_until", type_=Outbox.lease_until.type),
+            attempts=Outbox.attempts + 1,
+        )
+        .returning(
+            Outbox.id,
+            Outbox.resident_id,
+            Outbox.line_user_id,
+            # As text: the sender splices it into the request body unparsed (bot.line_api).
+            cast(Outbox.messages, Text).label("messages_json"),
+            Outbox.reply_token,
+            Outbox.reply_token_expires_at,
+            Outbox.retry_key,
+            Outbox.attempts,
+            Outbox.priority,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM = {postgres: _claim_statement(postgres) for postgres in (False, True)}
+_SPEND_REPLY_TOKENS = (
+    update(Outbox)
+    .where(Outbox.id.in_(bindparam("b_ids", expanding=True)), Outbox.reply_token.is_not(None))
+    .values(reply_token=None)
+    .execution_options(synchronize_session=False)
+)
+
+_NOT_FOLLOWING = select(Resident.id).where(
+    Resident.id.in_(bindparam("b_ids", expanding=True)), Resident.following.is_(False)
+)
+
+
 def claim_due(
     session: Session, *, now: datetime, limit: int, lease_seconds: float
 ) -> list[ClaimedOutbox]:
@@ -142,62 +204,25 @@ def claim_due(
     """
     if limit <= 0:
         return []
-    due = or_(
-        and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
-        and_(Outbox.status == "sending", Outbox.lease_until < now),
-    )
-    chosen = (
-        select(Outbox.id)
-        .where(due)
-        .order_by(Outbox.priority, Outbox.next_attempt_at, Outbox.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
-    claim = (
-        update(Outbox)
-        .where(Outbox.id.in_(chosen.scalar_subquery()))
-        .values(
-            status="sending",
-            lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=Outbox.attempts + 1,
-        )
-        .returning(
-            Outbox.id,
-            Outbox.resident_id,
-            Outbox.line_user_id,
-            Outbox.messages,
-            Outbox.reply_token,
-            Outbox.reply_token_expires_at,
-            Outbox.retry_key,
-            Outbox.attempts,
-            Outbox.priority,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    # Core execution (no ORM bulk-update machinery): this runs on every sender turn.
     connection = session.connection()
-    rows = connection.execute(claim).all()
+    postgres = connection.dialect.name == "postgresql"
+    rows = connection.execute(
+        _CLAIM[postgres],
+        {
+            "b_now": now,
+            "b_lease_until": now + timedelta(seconds=lease_seconds),
+            "b_limit": limit,
+        },
+    ).all()
     if not rows:
         return []
     ids = [row.id for row in rows]
     # Whatever happens next, this claim was the token's one chance.
-    connection.execute(
-        update(Outbox)
-        .where(Outbox.id.in_(ids), Outbox.reply_token.is_not(None))
-        .values(reply_token=None)
-        .execution_options(synchronize_session=False)
-    )
+    connection.execute(_SPEND_REPLY_TOKENS, {"b_ids": ids})
     resident_ids = {row.resident_id for row in rows if row.resident_id is not None}
     gone: set[int] = set()
     if resident_ids:
-        gone = set(
-            session.scalars(
-                select(Resident.id).where(
-                    Resident.id.in_(resident_ids), Resident.following.is_(False)
-                )
-            )
-        )
+        gone = set(connection.execute(_NOT_FOLLOWING, {"b_ids": list(resident_ids)}).scalars())
     cancelled = [row.id for row in rows if row.resident_id in gone]
     if cancelled:
         connection.execute(
@@ -212,7 +237,7 @@ def claim_due(
             id=row.id,
             resident_id=row.resident_id,
             line_user_id=row.line_user_id,
-            messages=list(row.messages),
+            messages_json=row.messages_json,
             reply_token=(
                 row.reply_token
                 if row.reply_token

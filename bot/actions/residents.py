@@ -157,6 +157,68 @@ def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id:
 _CONTENT_KEYS = ("text", "emojis", "mention", "title", "address", "latitude", "longitude")
 
 
+#: How far back an unsend looks for the message (LINE lets residents unsend within 24 h).
+UNSEND_LOOKBACK_EVENTS = 500
+
+
+def erase_message(session: Session, resident: Resident, message_id: str) -> bool:
+    """The resident unsent a message: blank its text in the inbox payload and in the message
+    log, with the bot's lines that answered it (they may quote it) and their sent outbox
+    bodies; a content-free audit row. Answers not yet sent still go out (one may be a
+    crisis answer). Handoff summaries made earlier stay with staff. Returns True when the
+    message was found."""
+    rows = session.scalars(
+        select(InboxEvent)
+        .where(
+            InboxEvent.line_user_id == resident.line_user_id,
+            InboxEvent.event_type == "message",
+        )
+        .order_by(InboxEvent.id.desc())
+        .limit(UNSEND_LOOKBACK_EVENTS)
+    ).all()
+    found = next(
+        (
+            row
+            for row in rows
+            if isinstance(row.payload.get("message"), dict)
+            and row.payload["message"].get("id") == message_id
+        ),
+        None,
+    )
+    if found is None:
+        return False
+    found.payload = blank_payload(found.payload)
+    erased = session.execute(
+        update(Message)
+        .where(Message.inbox_event_id == found.id, Message.direction.in_(("in", "bot")))
+        .values(text=None, triage=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Outbox)
+        .where(
+            Outbox.dedupe_key.like(f"answer:{_like_escape(found.webhook_event_id)}%", escape="\\"),
+            Outbox.status.in_(("sent", "dead")),
+        )
+        .values(messages=[])
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        session,
+        actor_type="resident",
+        actor_id=resident.id,
+        action="message.unsend",
+        target_type="inbox_event",
+        target_id=found.id,
+        detail={"messages_erased": int(getattr(erased, "rowcount", 0) or 0)},
+    )
+    return True
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def blank_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """The event without what the resident wrote or sent (ids and types stay)."""
     message = payload.get("message")

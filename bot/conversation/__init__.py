@@ -9,7 +9,17 @@ in texts.yaml (checked at import); the crisis policy is in bot.conversation.cris
 
 from bot.conversation import effects, events
 from bot.conversation.booking import BookingPort
-from bot.conversation.machine import Context, Step, step, step_strict
+from bot.conversation.machine import Context, Step, fallback, step, step_strict
 from bot.conversation.state import State
 
-__all__ = ["BookingPort", "Context", "State", "Step", "effects", "events", "step", "step_strict"]
+__all__ = [
+    "BookingPort",
+    "Context",
+    "State",
+    "Step",
+    "effects",
+    "events",
+    "fallback",
+    "step",
+    "step_strict",
+]

@@ -63,12 +63,26 @@ class EraseResidentData:
 
 
 @dataclass(frozen=True, slots=True)
+class EraseMessage:
+    """The resident unsent this message (LINE message id): erase its words where we keep
+    them, as LINE asks bots to respect an unsend."""
+
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CancelPending:
     """Cancel everything still to be sent to this resident (outbox, reminders)."""
 
 
 Effect = (
-    GiveConsent | WithdrawConsent | CreateHandoff | MarkUrgent | EraseResidentData | CancelPending
+    GiveConsent
+    | WithdrawConsent
+    | CreateHandoff
+    | MarkUrgent
+    | EraseResidentData
+    | EraseMessage
+    | CancelPending
 )
 
 __all__ = [
@@ -77,6 +91,7 @@ __all__ = [
     "ContactMethod",
     "CreateHandoff",
     "Effect",
+    "EraseMessage",
     "EraseResidentData",
     "GiveConsent",
     "MarkUrgent",

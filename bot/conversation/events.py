@@ -46,12 +46,19 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class Unsend:
+    """The resident took back (unsent) one of their messages, by LINE message id."""
+
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Other:
-    """Any other event type (join, beacon, unsend …): no answer."""
+    """Any other event type (join, beacon …): no answer."""
 
     type: str
 
 
-Event = Follow | Unfollow | Text | Postback | Media | Location | Other
+Event = Follow | Unfollow | Text | Postback | Media | Location | Unsend | Other
 
 __all__ = ["Event", "Follow", "Location", "Media", "Other", "Postback", "Text", "Unfollow"]

@@ -30,6 +30,7 @@ from bot.conversation.effects import (
     ContactMethod,
     CreateHandoff,
     Effect,
+    EraseMessage,
     EraseResidentData,
     GiveConsent,
     MarkUrgent,
@@ -237,12 +238,22 @@ def step_strict(state: State, event: events.Event, ctx: Context) -> Step:
         return Step(state, [messages.text(texts.text("media.text"), _start_actions())])
     if isinstance(event, events.Location):
         return Step(state, [messages.text(texts.text("media.location"), _start_actions())])
+    if isinstance(event, events.Unsend):
+        # No answer (a reply to a message they took back would be odd); just forget it.
+        return Step(state, [], (EraseMessage(event.message_id),))
     return Step(state)  # events.Other: nothing to say
 
 
 def _fallback(state: State, ctx: Context) -> Step:
+    return Step(state.evolve(phase="idle"), fallback(ctx.now))
+
+
+def fallback(now: datetime) -> list[messages.Json]:
+    """The answer when something went wrong on our side: the 福祉総合相談窓口 and a 24-hour
+    line, with the usual next steps. Also sent by the worker when it gives up on an event
+    (bot.worker.inbox), so that no message is met with silence."""
     desk = cards.desk()
-    line = crisis.always_open_line(["general"], ctx.now)
+    line = crisis.always_open_line(["general"], now)
     body = texts.text(
         "error.fallback",
         desk=desk.short_name,
@@ -250,9 +261,7 @@ def _fallback(state: State, ctx: Context) -> Step:
         name=line.name,
         number=line.number,
     )
-    return Step(
-        state.evolve(phase="idle"), [messages.text(body, [_staff_action(), *_start_actions()])]
-    )
+    return [messages.text(body, [_staff_action(), *_start_actions()])]
 
 
 # --- follow --------------------------------------------------------------------------------

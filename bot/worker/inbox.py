@@ -25,6 +25,7 @@ from sqlalchemy import select
 from bot.actions.conversation import (
     LeaseLost,
     Outcome,
+    answer_after_failure,
     apply_plain_steps,
     apply_step,
     is_plain,
@@ -39,6 +40,8 @@ from bot.webhook_first import WebhookFirst
 log = logging.getLogger("marugoto.worker.inbox")
 
 MEDIA_KINDS = {"image", "sticker", "video", "audio", "file"}
+#: Event types a resident expects an answer to (and gets the fallback for, on failure).
+ANSWERED_KINDS = frozenset({"message", "postback"})
 
 #: Crash points for tests (TESTING.md H1): `crash(point)` runs at each of them.
 CRASH_POINTS = ("claimed", "stepped", "before_commit")
@@ -227,12 +230,16 @@ class InboxWorker:
 
     def _failed(self, session: Any, event: ClaimedEvent, error: BaseException) -> None:
         if event.attempts >= self.max_attempts:
-            give_up(session, event)
+            answered = False
+            if give_up(session, event) and event.event_type in ANSWERED_KINDS:
+                answered = self._answer_anyway(session, event)
             log.error(
-                "inbox %d failed for good after %d attempts: %s",
+                "inbox %d failed for good after %d attempts: %s (priority %d, fallback %s)",
                 event.id,
                 event.attempts,
                 exception_summary(error),
+                event.priority,
+                "queued" if answered else "none",
             )
         else:
             delay = min(60.0, 2.0**event.attempts)
@@ -244,6 +251,16 @@ class InboxWorker:
                 delay,
                 exception_summary(error),
             )
+
+    def _answer_anyway(self, session: Any, event: ClaimedEvent) -> bool:
+        """A resident who wrote must not be met with silence, even when their event cannot
+        be processed: the fallback answer (desk + 24-hour line), in its own savepoint."""
+        try:
+            with session.begin_nested():
+                return answer_after_failure(session, event, self.conversation.fallback(utcnow()))
+        except Exception as error:
+            log.error("inbox %d: fallback answer failed too: %s", event.id, type(error).__name__)
+            return False
 
     # --- the conversation step ----------------------------------------------------------------
 
@@ -416,4 +433,9 @@ def to_conversation_event(events: Any, event: ClaimedEvent) -> tuple[Any, str | 
         if message_type == "location":
             return events.Location(), None
         return events.Other(type=f"message.{message_type}"), None
+    if kind == "unsend":
+        unsend = payload.get("unsend")
+        message_id = unsend.get("messageId") if isinstance(unsend, dict) else None
+        if isinstance(message_id, str) and message_id:
+            return events.Unsend(message_id=message_id), None
     return events.Other(type=kind), None

@@ -104,7 +104,7 @@ async def attempt(
     the caller can record many outcomes in one transaction."""
     config = config or SenderConfig()
     if row.reply_token:
-        result = await client.reply(row.reply_token, row.messages)
+        result = await client.reply(row.reply_token, row.messages_json)
         if result.delivered:
             return Outcome(row, "sent", clock(), via="reply")
         if result.outcome == "rejected" and result.status is None:
@@ -114,7 +114,7 @@ async def attempt(
             # either way, so the next try is a push with the retry key.
             return _retry(row, result, clock, config)
         log.info("outbox %s reply refused (%s); pushing", row.id, result.error)
-    result = await client.push(row.line_user_id, row.messages, row.retry_key)
+    result = await client.push(row.line_user_id, row.messages_json, row.retry_key)
     if result.delivered:
         note = "already_accepted_409" if result.outcome == "already_accepted" else None
         return Outcome(row, "sent", clock(), via="push", note=note)

@@ -122,6 +122,45 @@ def test_f1_erase_removes_words_and_triage_and_a_redelivery_does_not_bring_them_
     assert fake.violations == []
 
 
+def test_an_unsent_message_is_erased_and_only_that_one(
+    service: Service, signed_webhook: SignedWebhook
+) -> None:
+    db, fake = service.database, service.fake
+    user = new_user_id()
+    taken_back = say(service, signed_webhook, user, f"借金の返済が苦しい {SENTINEL}")
+    say(service, signed_webhook, user, "仕事がない KEEP-THIS-ONE")
+    assert fake.wait_for_messages(user, 2, timeout=15)
+    assert wait_until(lambda: all(row.status == "sent" for row in outbox_rows(db)), 10)
+    assert SENTINEL in whole_database_text(db)
+    requests_before = len(fake.requests)
+
+    unsend = signed_webhook.event("unsend", user_id=user, reply_token=None) | {
+        "unsend": {"messageId": taken_back["message"]["id"]}
+    }
+    assert service.send(unsend).status_code == 200
+    assert wait_inbox_settled(db)
+
+    assert SENTINEL not in whole_database_text(db)
+    assert "KEEP-THIS-ONE" in whole_database_text(db)
+    with db.read() as session:
+        [audit] = session.scalars(select(AuditLog).where(AuditLog.action == "message.unsend"))
+        # The words, and the bot's lines answering them (a card and its texts).
+        assert set(audit.detail) == {"messages_erased"} and audit.detail["messages_erased"] >= 2
+        statuses = session.scalars(select(InboxEvent.status)).all()
+        assert set(statuses) == {"done"}
+    time.sleep(0.3)
+    assert len(fake.requests) == requests_before  # an unsend is not answered
+
+    # Unsending something we never stored (or twice) changes nothing and fails nothing.
+    again = dict(unsend, webhookEventId=("02" + uuid.uuid4().hex.upper())[:26])
+    assert service.send(again).status_code == 200
+    assert wait_inbox_settled(db)
+    assert "KEEP-THIS-ONE" in whole_database_text(db)
+    with db.read() as session:
+        assert set(session.scalars(select(InboxEvent.status)).all()) == {"done"}
+    assert fake.violations == []
+
+
 def test_f1_answering_no_keeps_everything(service: Service, signed_webhook: SignedWebhook) -> None:
     user = new_user_id()
     say(service, signed_webhook, user, f"仕事がない {SENTINEL}")

@@ -39,6 +39,7 @@ class RecordingConversation:
         self.events = base.events
         if hasattr(base, "BookingPort"):
             self.BookingPort = base.BookingPort
+        self.fallback = base.fallback
         self.delay = delay
         self.lock = threading.Lock()
         self.active: dict[str, int] = defaultdict(int)
@@ -259,10 +260,39 @@ def test_a_failing_step_is_retried_then_given_up_without_blocking_the_user(
     assert (first.status, first.attempts) == ("claimed", 1)
     with database.write() as session:  # let the backoff run out now
         session.execute(update(InboxEvent).values(lease_until=first.received_at))
-    assert worker.run_once() == 1  # attempt 2 fails: given up
+    assert worker.run_once() == 1  # attempt 2 fails: given up, answered with the fallback
     assert worker.run_once() == 1  # the user's next event is not blocked
     assert [r.status for r in inbox_rows(database)] == ["failed", "done"]
-    assert count(database, Outbox) == 1
+    with database.read() as session:
+        rows = session.scalars(select(Outbox).order_by(Outbox.next_attempt_at)).all()
+        answers = [(row.dedupe_key, row.messages[0]["text"]) for row in rows]
+    assert len(answers) == 2
+    assert answers[0][0] == f"answer:{poison['webhookEventId']}"
+    assert "うまく 読み取れませんでした" in answers[0][1]  # error.fallback: desk + 24-hour line
+    assert "うまく" not in answers[1][1]  # the next message got its real answer
+
+
+def test_a_given_up_crisis_event_is_still_answered_first(
+    start_service: Callable[..., Service],
+    signed_webhook: SignedWebhook,
+    conversation: Any,
+    database: Database,
+) -> None:
+    web = web_only(start_service)
+    user, other = new_user_id(), new_user_id()
+    assert web.send(signed_webhook.text("家賃が払えない", user_id=other)).status_code == 200
+    assert web.send(signed_webhook.text("もう死にたい", user_id=user)).status_code == 200
+
+    class Exploding(RecordingConversation):
+        def step(self, state: Any, event: Any, ctx: Any) -> Any:
+            raise RuntimeError("boom")
+
+    worker = InboxWorker(database, conversation=Exploding(conversation), max_attempts=1)
+    assert worker.run_once() == 2
+    assert [r.status for r in inbox_rows(database)] == ["failed", "failed"]
+    with database.read() as session:
+        rows = session.scalars(select(Outbox).order_by(Outbox.priority, Outbox.id)).all()
+        assert [(row.line_user_id, row.priority) for row in rows] == [(user, 0), (other, 5)]
 
 
 def test_a_slow_round_shows_the_loading_animation_but_never_for_a_crisis(

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.conversation import Context, State, Step, events, step_strict
-from bot.conversation.effects import CancelPending, EraseResidentData, MarkUrgent
+from bot.conversation import Context, State, Step, events, fallback, step_strict
+from bot.conversation.effects import CancelPending, EraseMessage, EraseResidentData, MarkUrgent
 from bot.conversation.messages import has_next_step, plain_text, problems
 from knowledge.calendar import JST
 from knowledge.windows import get_window
@@ -411,6 +411,25 @@ def test_media_sticker_location_get_a_kind_ask_for_words(event: events.Event) ->
     assert_well_formed(result)
     assert "文字で 教えてください" in all_text(result)
     assert result.effects == () and result.analysis is None
+
+
+def test_an_unsend_is_not_answered_and_asks_for_that_message_to_be_erased() -> None:
+    state = State().evolve(phase="idle")
+    result = step_strict(state, events.Unsend("325708"), ctx_with())
+    assert result.replies == []
+    assert result.effects == (EraseMessage("325708"),)
+    assert result.state == state
+
+
+def test_the_fallback_names_the_desk_and_a_24_hour_line_and_a_next_step() -> None:
+    replies = fallback(datetime(2026, 11, 24, 3, 0, tzinfo=JST))
+    assert problems(replies) == []
+    [message] = replies
+    assert has_next_step(message)
+    text = plain_text(message)
+    assert get_window("general_desk").phone is not None
+    assert get_window("general_desk").phone.value in text
+    assert "24時間" in text
 
 
 def test_other_events_get_no_answer() -> None:

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from bot.line_api import InvalidMessages, _request_body, check_messages, check_request_body
+from bot.line_api import (
+    InvalidMessages,
+    _checked_array,
+    _request_body,
+    check_messages,
+    check_messages_json,
+    check_request_body,
+)
 
 CARD: dict[str, Any] = {
     "type": "flex",
@@ -49,10 +56,24 @@ def test_an_invalid_message_is_refused_even_next_to_cached_ones() -> None:
 
 
 def test_the_body_is_the_checked_json() -> None:
-    parts = check_messages([TEXT, CARD])
-    body = json.loads(_request_body("replyToken", 'tok"en', parts))
+    array = _checked_array([TEXT, CARD])
+    body = json.loads(_request_body("replyToken", 'tok"en', array))
     assert body == {"replyToken": 'tok"en', "messages": [TEXT, CARD]}
-    assert json.loads(_request_body("to", "U1", parts))["to"] == "U1"
+    assert json.loads(_request_body("to", "U1", array))["to"] == "U1"
+
+
+def test_stored_json_text_is_sent_as_it_is_and_checked_like_dicts() -> None:
+    # What the outbox returns: SQLAlchemy's JSON text (ASCII escapes) or PostgreSQL's.
+    for stored in (json.dumps([TEXT, CARD]), json.dumps([TEXT, CARD], ensure_ascii=False)):
+        for _ in range(2):  # the second time from the cache
+            assert check_messages_json(stored) == stored
+            body = json.loads(_request_body("to", "U1", _checked_array(stored)))
+            assert body["messages"] == [TEXT, CARD]
+    for bad in (json.dumps([CARD, BAD_CARD]), json.dumps([CARD] * 6), "[", '{"type":"text"}'):
+        for _ in range(2):  # never cached as accepted
+            with pytest.raises(InvalidMessages) as caught:
+                check_messages_json(bad)
+            assert "まどぐち" not in str(caught.value)
 
 
 def test_the_fake_lines_check_still_refuses_bad_bodies_after_caching() -> None:
