@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 
@@ -24,3 +31,50 @@ def test_migrations_reach_head(database: Database) -> None:
     with database.read() as session:
         version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert version is not None
+
+
+@pytest.mark.integration
+def test_sqlite_writers_of_two_processes_queue_on_the_file_lock(tmp_path: Path) -> None:
+    """`serve --role web` and `--role worker` on one SQLite file: a writer of the other
+    process waits on the flock (woken at once), not in SQLite's sleeping busy handler."""
+    path = tmp_path / "two.db"
+    database = Database.connect(f"sqlite:///{path}")
+    other = textwrap.dedent(
+        f"""
+        import time
+        from sqlalchemy import text
+        from bot.db import Database
+        db = Database.connect("sqlite:///{path}")
+        started = time.monotonic()
+        with db.write() as session:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+        print(round(time.monotonic() - started, 3))
+        """
+    )
+    try:
+        with database.write() as session:
+            session.execute(text("CREATE TABLE t (n INTEGER)"))
+        assert (tmp_path / "two.db-writelock").exists()
+        with database.write() as session:  # holds the write lock while the other one starts
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            # The flock is held during a write transaction.
+            with (
+                open(tmp_path / "two.db-writelock", "rb") as lock_file,
+                pytest.raises(BlockingIOError),
+            ):
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            child = subprocess.Popen(
+                [sys.executable, "-c", other], stdout=subprocess.PIPE, text=True
+            )
+            time.sleep(1.0)
+            assert child.poll() is None  # still waiting for us
+        out, _ = child.communicate(timeout=30)
+        assert child.returncode == 0
+        waited = float(out.strip())
+        assert waited >= 0.5  # it did wait for our transaction
+        with database.read() as session:
+            assert session.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 2]
+        with open(tmp_path / "two.db-writelock", "rb") as lock_file:  # and released after
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        database.dispose()
