@@ -18,12 +18,12 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
 
 try:
     import fcntl
-except ImportError:  # not on Windows: there SQLite's busy handler alone serialises processes
+except ImportError:  # Windows has no flock: SQLite's busy handler alone serialises processes
     fcntl = None  # type: ignore[assignment]
-from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 

@@ -61,4 +61,14 @@ class Other:
 
 Event = Follow | Unfollow | Text | Postback | Media | Location | Unsend | Other
 
-__all__ = ["Event", "Follow", "Location", "Media", "Other", "Postback", "Text", "Unfollow"]
+__all__ = [
+    "Event",
+    "Follow",
+    "Location",
+    "Media",
+    "Other",
+    "Postback",
+    "Text",
+    "Unfollow",
+    "Unsend",
+]
