@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.webhook --postgres postgresql+psycopg://postgres@127.0.0.1:5432
     .venv/bin/python -m bench.webhook --events 3000 --clients 32
 
-N signed webhook events (one new user each, a real worry text) are sent from concurrent
+N signed webhook events (one new user each, a message of the triage set) are sent from concurrent
 clients as fast as they are answered (closed loop). Printed: ack p50/p99 (time to the
 webhook's 200, including the load generator's own queueing), events/s until the last answer
 reached the fake LINE, when 50/90/99/100 % of the answers had arrived, the CPU time the
@@ -54,7 +54,11 @@ TOKEN = "bench-access-token"
 #: The fake LINE checks every request with the SDK's models; the full OpenAPI check (tests
 #: do it) costs more per request than the bot itself, so the bench leaves it off.
 OPENAPI_CHECK = os.environ.get("BENCH_OPENAPI_CHECK") == "1"
-WORRIES = [
+#: The residents' messages: the 675 labelled messages of the triage tuning set (every window,
+#: family and neighbour reporters, 104 crisis messages that take the crisis path), so answers
+#: vary as they do in life; `--texts short` uses only the eight short worries below.
+TRIAGE_SET = REPO / "tests" / "data" / "triage_set.jsonl"
+SHORT_WORRIES = [
     "家賃が払えなくて困っています",
     "仕事が見つからない",
     "借金の返済が苦しい",
@@ -115,6 +119,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def load_worries(kind: str) -> list[str]:
+    if kind == "short":
+        return SHORT_WORRIES
+    import json
+
+    with TRIAGE_SET.open(encoding="utf-8") as lines:
+        return [json.loads(line)["text"] for line in lines if line.strip()]
+
+
+WORRIES = SHORT_WORRIES
 
 
 def make_bodies(count: int, fake: FakeLine | None) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -456,8 +472,16 @@ def main() -> None:
         action="store_true",
         help="run `serve --role web` and `serve --role worker` as two processes",
     )
+    parser.add_argument(
+        "--texts",
+        choices=("set", "short"),
+        default="set",
+        help="the triage set's 675 messages (default) or eight short worries",
+    )
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global WORRIES
+    WORRIES = load_worries(args.texts)
     if args.bare_server:
         run_bare(args.bare_server)
         return
@@ -477,7 +501,10 @@ def main() -> None:
     ratio = ours["e2e_per_s"] / bare["ack_per_s"]
     ack_ratio = ours["ack_per_s"] / bare["ack_per_s"]
     layout = "web + worker processes" if args.split else "one process (--role all)"
-    print(f"engine={engine} events={args.events} clients={args.clients} serve: {layout}")
+    print(
+        f"engine={engine} events={args.events} clients={args.clients} serve: {layout} "
+        f"texts: {args.texts} ({len(WORRIES)} distinct)"
+    )
     print(
         f"marugoto: ack p50 {ours['ack_p50_ms']:.1f} ms, p99 {ours['ack_p99_ms']:.1f} ms, "
         f"acks {ours['ack_per_s']:.0f}/s, end to end {ours['e2e_per_s']:.0f} events/s, "

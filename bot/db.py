@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
     # whenever the worker was writing. Webhook ingest (`ingest_priority()`) goes first.
     # Other processes still meet busy_timeout.
     write_lock = _WriteLock()
+    if immediate:
+        _WRITE_LOCKS[engine] = write_lock
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -85,6 +88,8 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
 
 
 _priority = threading.local()
+#: The in-process write lock of each SQLite write engine (see Database.ingest_waiting).
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, _WriteLock] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
@@ -177,6 +182,10 @@ class _WriteLock:
                 if priority:
                     self._priority_waiting -= 1
 
+    @property
+    def priority_waiting(self) -> bool:
+        return self._priority_waiting > 0
+
     def release(self) -> None:
         with self._condition:
             self._held = False
@@ -223,6 +232,13 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return is_sqlite(self.url)
+
+    def ingest_waiting(self) -> bool:
+        """True while a webhook insert of this process waits for the SQLite write lock: a
+        long write transaction should commit at its next safe point and let it in. Always
+        False on PostgreSQL, where writers do not wait for one another."""
+        lock = _WRITE_LOCKS.get(self.write_engine)
+        return lock is not None and lock.priority_waiting
 
     @cached_property
     def _write_sessions(self) -> sessionmaker[Session]:

@@ -365,12 +365,16 @@ def reply_text(message: dict[str, Any]) -> str:
 
 
 def _open_handoff(session: Session, resident: Resident) -> Handoff | None:
-    return session.scalars(
-        select(Handoff)
-        .where(Handoff.resident_id == resident.id, Handoff.status.in_(OPEN_HANDOFF))
-        .order_by(Handoff.id.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_OPEN_HANDOFF_OF, {"b_resident": resident.id}).first()
+
+
+#: Built once (every crisis answer asks it).
+_OPEN_HANDOFF_OF = (
+    select(Handoff)
+    .where(Handoff.resident_id == bindparam("b_resident"), Handoff.status.in_(OPEN_HANDOFF))
+    .order_by(Handoff.id.desc())
+    .limit(1)
+)
 
 
 def _windows(applied: Applied, effect: Any) -> list[str]:

@@ -185,17 +185,27 @@ def finish(session: Session, event: ClaimedEvent, *, status: str = "done") -> bo
     Call it first in the transaction that writes the event's results: when it returns False
     another worker re-claimed the event and the caller must roll back.
     """
-    result = session.execute(
-        update(InboxEvent)
-        .where(
-            InboxEvent.id == event.id,
-            InboxEvent.status == "claimed",
-            InboxEvent.attempts == event.attempts,
-        )
-        .values(status=status, processed_at=utcnow(), lease_until=None)
-        .execution_options(synchronize_session=False)
+    result = session.connection().execute(
+        _FINISH,
+        {"b_id": event.id, "b_attempts": event.attempts, "b_status": status, "b_now": utcnow()},
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+#: Built once: `finish` runs for every event that is not a plain answer.
+_FINISH = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("b_id"),
+        _TABLE.c.status == "claimed",
+        _TABLE.c.attempts == bindparam("b_attempts"),
+    )
+    .values(
+        status=bindparam("b_status"),
+        processed_at=bindparam("b_now", type_=_TABLE.c.processed_at.type),
+        lease_until=None,
+    )
+)
 
 
 def finish_many(session: Session, events: Sequence[ClaimedEvent]) -> set[int]:

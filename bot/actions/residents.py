@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import audit
@@ -16,11 +16,12 @@ from bot.models.core import Handoff, InboxEvent, Message, Outbox, Resident
 PENDING_OUTBOX = ("pending",)
 
 
+_RESIDENT_BY_USER = select(Resident).where(Resident.line_user_id == bindparam("b_user"))
+
+
 def get_or_create(session: Session, line_user_id: str, *, now: datetime) -> Resident:
     """The resident for a LINE user id, created (following, empty state) on first contact."""
-    resident = session.scalars(
-        select(Resident).where(Resident.line_user_id == line_user_id)
-    ).one_or_none()
+    resident = session.scalars(_RESIDENT_BY_USER, {"b_user": line_user_id}).one_or_none()
     if resident is None:
         resident = Resident(
             line_user_id=line_user_id,
