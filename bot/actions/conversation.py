@@ -98,7 +98,8 @@ def apply_step(
                 created_at=now,
             )
         )
-        session.flush()
+        # No flush here: the next query (autoflush) or the commit writes it, together with
+        # whatever the effects add — one unit of work fewer per event.
     applied = Applied(event=event, now=now, outcome=outcome)
     unhandled: list[str] = []
     replies = list(outcome.replies)
