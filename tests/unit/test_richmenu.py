@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from bot import richmenu
 from bot.conversation import Context, State, events, postback, step, step_strict, texts
 from bot.conversation import booking as dialogue
-from bot.conversation.booking import BookingView, SlotView
+from bot.conversation.booking import BookingView
 from bot.conversation.messages import problems
 from bot.fakeline.richmenu import check_definition
 from bot.line_api import (
@@ -24,41 +23,7 @@ from bot.line_api import (
     rich_menu_request,
     validate_messages,
 )
-from knowledge.booking import generate_slots
-
-#: Tuesday 1 December 2026, 10:00 JST.
-NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
-
-
-@dataclass
-class ListPort:
-    """The booking port over lists (the conversation reads slots and bookings through it)."""
-
-    slots: list[SlotView]
-    bookings: list[BookingView] = field(default_factory=list)
-
-    def can_book(self, window_id: str) -> bool:
-        return dialogue.service_for_window(window_id) is not None
-
-    def available_slots(self, service_id: str, since: datetime, limit: int) -> list[SlotView]:
-        found = [s for s in self.slots if s.service_id == service_id and s.starts_at >= since]
-        return found[:limit]
-
-    def slot(self, slot_id: int) -> SlotView | None:
-        return next((s for s in self.slots if s.slot_id == slot_id), None)
-
-    def bookings_of(self) -> list[BookingView]:
-        return list(self.bookings)
-
-
-def make_port(bookings: list[BookingView] | None = None) -> ListPort:
-    slots: list[SlotView] = []
-    for service_id in ("consultation", "ibasho", "family_gathering"):
-        for spec in generate_slots(service_id, NOW):
-            slots.append(
-                SlotView(len(slots) + 1, service_id, spec.starts_at, spec.ends_at, spec.capacity)
-            )
-    return ListPort(slots, list(bookings or []))
+from tests.unit.booking_port import NOW, ListPort, make_port
 
 
 def tap_area(key: str, port: ListPort | None = None, state: State | None = None) -> Any:
@@ -172,7 +137,7 @@ def test_bookings_lists_none_then_the_residents_booking() -> None:
     booked = BookingView(
         7, "MG-2F7K", "consultation", starts, starts + timedelta(hours=1), "visit", None, "active"
     )
-    result = tap_area("bookings", port=make_port([booked]))
+    result = tap_area("bookings", port=make_port(bookings=[booked]))
     assert "MG-2F7K" in first_text(result)
     assert "a=book&o=cancel_ask&b=7" in datas(result.replies[0])
 
