@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, update
 
 from bot.actions import booking as actions
 from bot.actions import residents
 from bot.conversation.booking import BookSlot
-from bot.db import Database
+from bot.db import Database, create_scratch_postgres, drop_scratch_postgres
 from bot.migrate import upgrade
 from bot.models.booking import Booking, Slot
 from bot.models.core import Resident
@@ -48,20 +48,14 @@ def fresh_database(kind: str, postgres: str | None) -> Iterator[Database]:
                 db.dispose()
         return
     assert postgres is not None
-    server = postgres.rstrip("/")
-    name = f"marugoto_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database.connect(f"{server}/{name}")
+    url = create_scratch_postgres(postgres, "marugoto_bench")
+    db = Database.connect(url)
     try:
         upgrade(db)
         yield db
     finally:
         db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_scratch_postgres(url)
 
 
 def make_residents(db: Database, count: int, prefix: str) -> list[int]:

@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
+from bot.db import create_scratch_postgres, drop_scratch_postgres
 from bot.fakeline import FakeLine
 from bot.webhook import sign, signature_ok
 
@@ -442,23 +442,6 @@ def bench_bare(events: int, clients: int) -> dict[str, float]:
     }
 
 
-def fresh_postgres(server: str) -> str:
-    name = f"marugoto_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{server.rstrip('/')}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server.rstrip('/')}/{name}"
-
-
-def drop_postgres(url: str) -> None:
-    server, name = url.rsplit("/", 1)
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=2000)
@@ -486,7 +469,7 @@ def main() -> None:
         run_bare(args.bare_server)
         return
     if args.postgres:
-        url = fresh_postgres(args.postgres)
+        url = create_scratch_postgres(args.postgres, "marugoto_bench")
         engine = "PostgreSQL"
     else:
         directory = tempfile.mkdtemp(prefix="marugoto-bench-")
@@ -496,7 +479,7 @@ def main() -> None:
         ours = bench_marugoto(url, args.events, args.clients, split=args.split, rate=args.rate)
     finally:
         if args.postgres:
-            drop_postgres(url)
+            drop_scratch_postgres(url)
     bare = bench_bare(args.events, args.clients)
     ratio = ours["e2e_per_s"] / bare["ack_per_s"]
     ack_ratio = ours["ack_per_s"] / bare["ack_per_s"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 try:
@@ -264,3 +265,28 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def create_scratch_postgres(server: str, prefix: str) -> str:
+    """A new empty PostgreSQL database on `server` (a URL without a database name) for a
+    test or a benchmark run; returns its URL. Drop it with `drop_scratch_postgres`."""
+    server = normalise_url(server).rstrip("/")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return f"{server}/{name}"
+
+
+def drop_scratch_postgres(url: str) -> None:
+    """Drop a database made by `create_scratch_postgres`, its connections too."""
+    server, name = normalise_url(url).rsplit("/", 1)
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
