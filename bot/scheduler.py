@@ -137,7 +137,12 @@ def start_scheduler(
     Stop with `handle.stop()` in the app's lifespan shutdown.
     """
     scheduler = BackgroundScheduler(timezone=UTC)
-    for name, job, seconds in extra_jobs:
+
+    def every(
+        seconds: float, name: str, job: Callable[[Database], object], first: datetime | None
+    ) -> None:
+        """`job(db)` every `seconds`, never two at once, missed runs folded into one."""
+        when = {} if first is None else {"next_run_time": first}
         scheduler.add_job(
             _guarded(job, name),
             "interval",
@@ -146,47 +151,25 @@ def start_scheduler(
             id=name,
             max_instances=1,
             coalesce=True,
+            **when,
         )
-    first = datetime.now(UTC)
-    scheduler.add_job(
-        _guarded(fill_horizon, "fill_horizon"),
-        "interval",
-        seconds=HORIZON_EVERY_SECONDS,
-        args=[db],
-        id="fill_horizon",
-        next_run_time=first,
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        _guarded(send_due_reminders, "send_due_reminders"),
-        "interval",
-        seconds=REMINDER_EVERY_SECONDS,
-        args=[db],
-        id="send_due_reminders",
-        next_run_time=first + timedelta(seconds=5),
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        _guarded(purge_stale_staff_sessions, "purge_stale_staff_sessions"),
-        "interval",
-        seconds=HOUSEKEEPING_EVERY_SECONDS,
-        args=[db],
-        id="purge_stale_staff_sessions",
-        max_instances=1,
-        coalesce=True,
-    )
+
+    for name, job, seconds in extra_jobs:
+        every(seconds, name, job, None)
+    now = datetime.now(UTC)
     retention_days = int(getattr(settings, "retention_days", 365))
-    scheduler.add_job(
-        _guarded(lambda database: purge_old_content(database, days=retention_days), "retention"),
-        "interval",
-        seconds=HOUSEKEEPING_EVERY_SECONDS,
-        args=[db],
-        id="purge_old_content",
-        next_run_time=first + timedelta(seconds=30),
-        max_instances=1,
-        coalesce=True,
+    every(HORIZON_EVERY_SECONDS, "fill_horizon", fill_horizon, now)
+    every(
+        REMINDER_EVERY_SECONDS, "send_due_reminders", send_due_reminders, now + timedelta(seconds=5)
+    )
+    every(
+        HOUSEKEEPING_EVERY_SECONDS, "purge_stale_staff_sessions", purge_stale_staff_sessions, None
+    )
+    every(
+        HOUSEKEEPING_EVERY_SECONDS,
+        "purge_old_content",
+        lambda database: purge_old_content(database, days=retention_days),
+        now + timedelta(seconds=30),
     )
     scheduler.start()
     log.info("scheduler started")
