@@ -14,11 +14,9 @@ UPDATE … RETURNING only takes rows that are still due.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Integer, Text, and_, bindparam, cast, or_, select, update
@@ -60,12 +58,6 @@ class ClaimedOutbox:
     #: Claims so far, this one included.
     attempts: int
     priority: int
-
-    @cached_property
-    def messages(self) -> list[dict[str, Any]]:
-        """The messages as dicts (parsed when asked for; the send path uses the text)."""
-        parsed: list[dict[str, Any]] = json.loads(self.messages_json)
-        return parsed
 
 
 def reply_token_expiry(event_time: datetime) -> datetime:

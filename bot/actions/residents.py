@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import audit
@@ -198,7 +198,11 @@ def erase_message(session: Session, resident: Resident, message_id: str) -> bool
     session.execute(
         update(Outbox)
         .where(
-            Outbox.dedupe_key.like(f"answer:{_like_escape(found.webhook_event_id)}%", escape="\\"),
+            or_(
+                Outbox.dedupe_key == f"answer:{found.webhook_event_id}",
+                # Long answers are split into parts: answer:<id>:2, answer:<id>:3 …
+                Outbox.dedupe_key.startswith(f"answer:{found.webhook_event_id}:", autoescape=True),
+            ),
             Outbox.status.in_(("sent", "dead")),
         )
         .values(messages=[])
@@ -214,10 +218,6 @@ def erase_message(session: Session, resident: Resident, message_id: str) -> bool
         detail={"messages_erased": int(getattr(erased, "rowcount", 0) or 0)},
     )
     return True
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def blank_payload(payload: dict[str, Any]) -> dict[str, Any]:
