@@ -449,12 +449,67 @@ _BEREAVED_AFTER = _fold_re(
 _BEREAVED = _fold_re(r"(?:自殺|自死|じさつ)(?:者の)?遺族|遺族")
 
 
+# The counsellor's axis of each pattern (knowledge/risk.py AXES); by signal unless named here.
+_AXIS_OF_SIGNAL = {
+    SUICIDAL: "active_ideation",
+    SELF_HARM: "act",
+    OVERDOSE: "act",
+    VIOLENCE_NOW: "violence_now",
+    OTHER_IN_DANGER: "other_person",
+}
+_AXIS_OF_LABEL = {
+    "死のう": "plan",
+    "死んだ方がまし": "burden",
+    "いないほうがいい": "burden",
+    "死ぬ方法": "method",
+    "命を絶つ": "method",
+    "首を吊る": "method",
+    "飛び降り": "plan",
+    "飛び込み": "method",
+    "高い所にいる": "act",
+    "消滅したい": "passive_wish",
+    "生きてる意味ない": "passive_wish",
+    "生きていたくない": "passive_wish",
+    "生きるのがつらい": "passive_wish",
+    "生まれてこなければ": "passive_wish",
+    "目が覚めなければ": "passive_wish",
+    "この世にいたくない": "passive_wish",
+    "死ねたら": "passive_wish",
+    "お別れ": "preparation",
+    "もう生きていけない": "passive_wish",
+}
+#: Patterns that mean danger now when active: someone at the edge, bleeding, violence now.
+_DANGER_LABELS = frozenset({"高い所にいる", "血が止まらない"})
+# An overdose told in the past or in progress (飲んだ, 飲んじゃった, してる) is an act done.
+_DONE_AFTER = _fold_re(r"[^。!?]{0,6}?(?:だ|た|ちゃ|じゃ|てる|でる|ている|でいる|ました|しまっ)")
+_DONE_IN = _fold_re(r"(?:飲んだ|のんだ|飲んじゃ|のんじゃ|飲みました|のみました|した|しちゃ|しました)")
+_COLLAPSED = _fold_re(r"倒れ|意識|反応|息を?して|呼んでも|揺すっても|ゆすっても|叩いても|たたいても|血だらけ|血まみれ")
+
+
+@dataclass(frozen=True, slots=True)
+class PatternHit:
+    """One pattern found, where (offsets into `compact`, or `compact_script` when `script`)
+    and how it was read (`active`, `negated`, `ambiguous`, `past`, `bereaved`, `unrelated`)."""
+
+    signal: str
+    label: str
+    axis: str
+    status: str
+    start: int
+    end: int
+    matched: str
+    danger_now: bool
+
+
 @dataclass(frozen=True, slots=True)
 class CrisisResult:
     urgency: Urgency
     #: e.g. ("suicidal",) or ("suicidal:negated", "idiom") — what was noticed and how read.
     signals: tuple[str, ...]
     evidence: tuple[Evidence, ...]
+    hits: tuple[PatternHit, ...] = ()
+    #: The distress words found (they make a message `concern` without any other sign).
+    distress: bool = False
 
 
 def _negated(text: str, end: int) -> bool:
@@ -506,6 +561,21 @@ def _status(pattern: _Pattern, text: str, start: int, end: int) -> str:
     return "active"
 
 
+def _danger_now(pattern: _Pattern, text: str, m: re.Match[str]) -> bool:
+    if pattern.label in _DANGER_LABELS or pattern.signal == VIOLENCE_NOW:
+        return True
+    if pattern.signal == OVERDOSE:
+        matched = m.group(0)
+        if any(w in matched for w in ("ため", "溜め", "貯め", "集め")):
+            return False
+        return bool(_DONE_IN.search(matched) or _DONE_AFTER.match(text, m.end()))
+    if pattern.signal == SELF_HARM:
+        return bool(_COLLAPSED.search(text))
+    if pattern.signal == OTHER_IN_DANGER:
+        return bool(_COLLAPSED.search(m.group(0)))
+    return False
+
+
 def check(norm: Normalised) -> CrisisResult:
     """Read the message for risk to life or safety. Pure, fast, no optional dependencies."""
     active: list[str] = []
@@ -513,6 +583,7 @@ def check(norm: Normalised) -> CrisisResult:
     cleared: list[str] = []
     evidence: list[Evidence] = []
     found: list[tuple[_Pattern, re.Match[str], str]] = []
+    hits: list[PatternHit] = []
     for pattern in _PATTERNS:
         text = norm.compact_script if pattern.script else norm.compact
         for m in pattern.regex.finditer(text):
@@ -522,6 +593,19 @@ def check(norm: Normalised) -> CrisisResult:
     for pattern, m, status in found:
         if denied and status == "active" and pattern.label in _SOFT_INDIRECT:
             status = "negated"
+        text = norm.compact_script if pattern.script else norm.compact
+        hits.append(
+            PatternHit(
+                signal=pattern.signal,
+                label=pattern.label,
+                axis=_AXIS_OF_LABEL.get(pattern.label, _AXIS_OF_SIGNAL[pattern.signal]),
+                status=status,
+                start=m.start(),
+                end=m.end(),
+                matched=m.group(0),
+                danger_now=status == "active" and _danger_now(pattern, text, m),
+            )
+        )
         if status == "active":
             active.append(pattern.signal)
         elif status in ("negated", "ambiguous", "past", "bereaved"):
@@ -553,4 +637,10 @@ def check(norm: Normalised) -> CrisisResult:
         urgency = "concern"
     else:
         urgency = "normal"
-    return CrisisResult(urgency=urgency, signals=tuple(signals), evidence=tuple(evidence))
+    return CrisisResult(
+        urgency=urgency,
+        signals=tuple(signals),
+        evidence=tuple(evidence),
+        hits=tuple(hits),
+        distress=distress is not None,
+    )

@@ -1,0 +1,529 @@
+"""The risk model: concepts found on Sudachi lemmas, combined into frames, read within scope.
+
+Counsellors screen in an order (wish to be dead → active thoughts → method → intent → plan →
+preparation → timing → act) and listen for the same things in words that never say 死:
+a rope bought and tied, pills saved up, a letter to the family, a night chosen, someone
+standing somewhere high, a neighbour not seen for a week. `knowledge/data/risk/` holds those
+concepts and the frames that combine them, each with a note for the reviewing 相談員; this
+module compiles them once through the same tokenizer as the routing engine and applies them:
+
+1. **Concepts** are found as runs of lemmas (飲んだ, のんじゃった, 飲みました all read 飲む);
+   ``#`` in a term is a number (30錠). Each hit records how it is conjugated (`aspects`):
+   done (〜た, 〜てしまった, 〜ている), now (〜ている), desire (〜たい), volition (〜しよう),
+   negated (〜ない, 〜とは思わない, 〜わけじゃない), passive, subject (友達が).
+2. **Frames** need every `all` concept within a sentence (`scope: clause`) or the message,
+   and one `any` concept anywhere in the message (the words around a plan colour all of it).
+3. **Scope** concepts (a book or the news, prevention work, camping, someone else's death,
+   the past …) cancel or lower a frame; the frame is still reported with why, never dropped.
+   A scope concept with `reach` must sit that close (in tokens) to the frame's words.
+4. **Attribution**: a frame about the writer whose words follow another person as subject
+   (妹が薬を全部飲んだ) is that person's risk (`other_person`).
+
+Pure and fast: a dictionary lookup per token; no regular expression on the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from knowledge.risk import Concept, Frame, Need, RiskData
+from triage.normalise import clean, fold
+from triage.tokens import NEGATIONS, Token, Tokenizer, is_kana_only
+
+#: Sentence ends: a frame with `scope: clause` reads one of these spans.
+_SENTENCE_ENDS = frozenset("。．.！!？?\n")
+#: Tokens after a hit that may carry its conjugation (〜てしまった, 〜たくない …).
+_ASPECT_SPAN = 6
+#: Words that may stand between a hit and its negation (死にたいとは思わない、死ぬつもりはない).
+_NEGATION_BRIDGE = frozenset(
+    {
+        "と",
+        "思う",
+        "考える",
+        "訳",
+        "わけ",
+        "だ",
+        "で",
+        "つもり",
+        "気",
+        "事",
+        "こと",
+        "程",
+        "ほど",
+        "言う",
+        "の",
+        "ん",
+        "じゃ",
+        "ます",
+        "感じ",
+        "程度",
+        "まで",
+        "とか",
+        "て",
+        "居る",
+        "いる",
+        "は",
+        "も",
+        "全然",
+        "別に",
+        "決して",
+        "絶対",
+        "今",
+        "もう",
+    }
+)
+_DONE = frozenset({"た", "ちゃう", "ちまう", "仕舞う", "しまう", "じゃう"})
+_PROGRESSIVE = frozenset({"てる", "でる", "とる", "どる"})
+_BEING = frozenset({"居る", "いる", "有る", "ある", "おる", "置く"})
+_DESIRE = frozenset({"たい", "たがる"})
+_PASSIVE = frozenset({"れる", "られる"})
+_VOLITION = frozenset({"う", "よう"})
+_SUBJECT_MARKERS = frozenset({"が", "は", "も", "って", "ったら", "なんか"})
+_CONNECTIVES = frozenset({"けど", "けれど", "が", "し", "のに", "ので", "から"})
+_KANJI_NUMERALS = dict(zip("〇一二三四五六七八九十百", (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100), strict=True))
+
+
+def number_of(token: Token) -> int | None:
+    """The value of a number token (30, 三十 → Sudachi normalizes to 30), else None."""
+    text = token.lemma
+    if text.isdigit():
+        return int(text)
+    if text and all(ch in _KANJI_NUMERALS for ch in text):
+        value = 0
+        for ch in text:
+            digit = _KANJI_NUMERALS[ch]
+            value = value * 10 + digit if digit < 10 else max(value, 1) * digit
+        return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """One position of a compiled term: a word, or a number of at least `minimum`."""
+
+    lemma: str = ""
+    reading: str = ""
+    surface: str = ""
+    minimum: int | None = None
+
+    def accepts(self, token: Token) -> bool:
+        if self.minimum is not None:
+            value = number_of(token)
+            return value is not None and value >= self.minimum
+        if token.lemma == self.lemma or fold(token.surface) == self.surface:
+            return True
+        # Kana spellings meet their kanji through the reading (ひも = 紐, くすり = 薬) — only
+        # where one side wrote kana, so homophones written in kanji stay apart.
+        kana = is_kana_only(token.surface) or is_kana_only(self.surface)
+        return kana and bool(self.reading) and token.reading == self.reading
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    concept: str
+    text: str
+    matches: tuple[_Match, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptHit:
+    concept: str
+    term: str
+    matched: str
+    #: Token indices into the message's full token list: [start, end).
+    start: int
+    end: int
+    sentence: int
+    aspects: frozenset[str]
+
+    def fits(self, aspect: str) -> bool:
+        if "negated" in self.aspects and aspect != "negated":
+            return False
+        if aspect == "any":
+            return True
+        if aspect == "done":
+            return bool(self.aspects & {"done", "now"})
+        return aspect in self.aspects
+
+
+@dataclass(frozen=True, slots=True)
+class FrameHit:
+    frame: Frame
+    #: `active`, `negated` (the writer said no: concern), `lowered` (by a scope concept:
+    #: concern) or `cancelled` (about something else: not a risk).
+    status: str
+    hits: tuple[ConceptHit, ...]
+    kind: str
+    danger_now: bool
+    #: The scope concept that lowered or cancelled it.
+    by: str | None = None
+
+    @property
+    def level(self) -> str | None:
+        if self.status == "active":
+            return self.frame.level
+        if self.status in ("negated", "lowered"):
+            return "concern"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the risk model read in one message."""
+
+    hits: tuple[ConceptHit, ...]
+    frames: tuple[FrameHit, ...]
+    #: Sentence index of each token, and each token's character span in `clean`.
+    sentences: tuple[int, ...] = field(default=())
+
+    def active(self) -> tuple[FrameHit, ...]:
+        return tuple(f for f in self.frames if f.status == "active")
+
+    def by_concept(self) -> dict[str, list[ConceptHit]]:
+        grouped: dict[str, list[ConceptHit]] = {}
+        for hit in self.hits:
+            grouped.setdefault(hit.concept, []).append(hit)
+        return grouped
+
+
+def sentence_of_each(tokens: Sequence[Token], text: str) -> tuple[int, ...]:
+    """The sentence each token is in (a new one after 。！？ or a line break)."""
+    ends = [i for i, ch in enumerate(text) if ch in _SENTENCE_ENDS]
+    result: list[int] = []
+    k = 0
+    for token in tokens:
+        while k < len(ends) and ends[k] < token.start:
+            k += 1
+        result.append(k)
+    return tuple(result)
+
+
+def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[str]:
+    """How the words tokens[start:end] are conjugated, read from the head and what follows."""
+    found: set[str] = set()
+    head = tokens[end - 1]
+    if head.form.startswith("意志推量形"):
+        found.add("volition")
+    saw_te = False
+    i = end
+    while i < len(tokens) and i < end + _ASPECT_SPAN:
+        t = tokens[i]
+        if t.punct:
+            break
+        lemma = t.lemma
+        if t.pos == "助動詞":
+            if lemma in _DONE:
+                found.add("done")
+            elif lemma in _PROGRESSIVE:
+                found |= {"now", "done"}
+            elif lemma in _DESIRE:
+                found.add("desire")
+            elif lemma in _PASSIVE:
+                found.add("passive")
+            elif lemma in _VOLITION:
+                found.add("volition")
+            elif lemma in NEGATIONS:
+                found.add("negated")
+        elif t.pos == "助詞":
+            if i == end and t.surface in _SUBJECT_MARKERS:
+                found.add("subject")
+            if lemma in ("て", "で"):
+                saw_te = True
+            elif t.pos_detail == "接続助詞" and lemma in _CONNECTIVES:
+                break
+        elif t.pos == "動詞" and saw_te and lemma in _BEING:
+            found |= {"now", "done"}
+        elif t.pos == "動詞" and saw_te and lemma in ("仕舞う", "しまう"):
+            found.add("done")
+        elif t.pos == "形容詞" and lemma in NEGATIONS:
+            found.add("negated")
+        elif not (t.pos == "動詞" and lemma in ("成る", "なる", "来る", "くる", "貰う", "下さる")):
+            if lemma not in _NEGATION_BRIDGE:
+                break
+        i += 1
+    if "negated" not in found and _negated_later(tokens, i):
+        found.add("negated")
+    return frozenset(found)
+
+
+def _negated_later(tokens: Sequence[Token], i: int) -> bool:
+    """死にたいとは思わない, 死ぬつもりはない, 消えたいわけじゃない: a denial a few words on."""
+    for j in range(i, min(len(tokens), i + _ASPECT_SPAN + 2)):
+        t = tokens[j]
+        if t.punct or (t.pos == "助詞" and t.pos_detail == "接続助詞"):
+            return False
+        if t.lemma in NEGATIONS:
+            return True
+        if t.lemma not in _NEGATION_BRIDGE and not t.function:
+            return False
+    return False
+
+
+class RiskModel:
+    """The compiled concepts and frames (built once; `read` is pure and thread-safe)."""
+
+    def __init__(self, data: RiskData, tokenizer: Tokenizer) -> None:
+        self.data = data
+        self.concepts: dict[str, Concept] = {c.id: c for c in data.concepts}
+        self._index: dict[str, list[_Term]] = {}
+        self._numbered: list[_Term] = []
+        for concept in data.concepts:
+            for text in concept.terms:
+                term = _compile(concept.id, text, tokenizer)
+                if term is None:
+                    continue
+                first = term.matches[0]
+                if first.minimum is not None:
+                    self._numbered.append(term)
+                    continue
+                for key in {first.lemma, first.surface, first.reading}:
+                    if key:
+                        self._index.setdefault(key, []).append(term)
+
+    # --- finding concepts ------------------------------------------------------------------
+    def _candidates(self, token: Token) -> Iterable[_Term]:
+        seen: set[int] = set()
+        for key in (token.lemma, fold(token.surface), token.reading):
+            for term in self._index.get(key, ()):
+                if id(term) not in seen:
+                    seen.add(id(term))
+                    yield term
+        if number_of(token) is not None:
+            yield from self._numbered
+
+    def concept_hits(
+        self, tokens: Sequence[Token], sentences: Sequence[int]
+    ) -> tuple[ConceptHit, ...]:
+        content = [i for i, t in enumerate(tokens) if not t.function]
+        found: dict[tuple[str, int], ConceptHit] = {}
+        for pos, i in enumerate(content):
+            for term in self._candidates(tokens[i]):
+                n = len(term.matches)
+                if pos + n > len(content):
+                    continue
+                span = content[pos : pos + n]
+                if sentences[span[0]] != sentences[span[-1]]:
+                    continue
+                if not all(m.accepts(tokens[k]) for m, k in zip(term.matches, span, strict=True)):
+                    continue
+                start, end = span[0], span[-1] + 1
+                key = (term.concept, start)
+                earlier = found.get(key)
+                if earlier is not None and earlier.end >= end:
+                    continue
+                found[key] = ConceptHit(
+                    concept=term.concept,
+                    term=term.text,
+                    matched="".join(t.surface for t in tokens[start:end]),
+                    start=start,
+                    end=end,
+                    sentence=sentences[start],
+                    aspects=aspects_after(tokens, start, end),
+                )
+        return tuple(sorted(found.values(), key=lambda h: (h.start, h.concept)))
+
+    # --- reading frames ---------------------------------------------------------------------
+    def read(self, tokens: Sequence[Token], text: str) -> Reading:
+        sentences = sentence_of_each(tokens, text)
+        hits = self.concept_hits(tokens, sentences)
+        by_concept: dict[str, list[ConceptHit]] = {}
+        for hit in hits:
+            by_concept.setdefault(hit.concept, []).append(hit)
+        frames: list[FrameHit] = []
+        for frame in self.data.frames:
+            found = self._frame(frame, by_concept, tokens, sentences)
+            if found is not None:
+                frames.append(found)
+        return Reading(hits=hits, frames=tuple(frames), sentences=sentences)
+
+    def _frame(
+        self,
+        frame: Frame,
+        by_concept: dict[str, list[ConceptHit]],
+        tokens: Sequence[Token],
+        sentences: Sequence[int],
+    ) -> FrameHit | None:
+        groups: list[int | None] = [None]
+        if frame.scope == "clause":
+            groups = [*sorted({h.sentence for hs in by_concept.values() for h in hs})]
+        best: FrameHit | None = None
+        for sentence in groups:
+            chosen, negated = _satisfy(frame, by_concept, sentence)
+            if chosen is None:
+                if negated is not None:
+                    best = _better(best, FrameHit(frame, "negated", negated, frame.kind, False))
+                continue
+            status, by = self._scope(frame.unless, chosen, by_concept, sentence)
+            danger = frame.danger_now or any(
+                h.fits("any") for name in frame.danger_now_with for h in by_concept.get(name, ())
+            )
+            kind = self._attribute(frame.kind, chosen, by_concept, tokens)
+            hit = FrameHit(frame, status, chosen, kind, danger and status == "active", by)
+            if status == "active":
+                return hit
+            best = _better(best, hit)
+        return best
+
+    def scope(
+        self,
+        unless: Sequence[str],
+        chosen: Sequence[ConceptHit],
+        reading: Reading,
+        sentence: int | None,
+    ) -> tuple[str, str | None]:
+        """`active`, or `cancelled` / `lowered` by which scope concept (for words found
+        outside the frames, e.g. by the spelling-noise layer)."""
+        return self._scope(unless, chosen, reading.by_concept(), sentence)
+
+    def attribute(
+        self,
+        kind: str,
+        chosen: Sequence[ConceptHit],
+        reading: Reading,
+        tokens: Sequence[Token],
+    ) -> str:
+        """Whose risk words about a death are: the writer's, or another person's."""
+        return self._attribute(kind, chosen, reading.by_concept(), tokens)
+
+    def _scope(
+        self,
+        unless: Sequence[str],
+        chosen: Sequence[ConceptHit],
+        by_concept: dict[str, list[ConceptHit]],
+        sentence: int | None,
+    ) -> tuple[str, str | None]:
+        sentences_used = {h.sentence for h in chosen}
+        lowered: str | None = None
+        for name in unless:
+            concept = self.concepts[name]
+            for scope_hit in by_concept.get(name, ()):
+                if sentence is not None and scope_hit.sentence != sentence:
+                    continue
+                if concept.effect == "lower" and scope_hit.sentence not in sentences_used:
+                    continue  # the past of another sentence says nothing about this one
+                voided = any(
+                    h.sentence == scope_hit.sentence
+                    for other in concept.void_with
+                    for h in by_concept.get(other, ())
+                )
+                if voided or "negated" in scope_hit.aspects:
+                    continue
+                if concept.reach is not None and not any(
+                    _distance(scope_hit, h) <= concept.reach for h in chosen
+                ):
+                    continue
+                if concept.effect == "cancel":
+                    return "cancelled", name
+                lowered = lowered or name
+        return ("lowered", lowered) if lowered else ("active", None)
+
+    def _attribute(
+        self,
+        kind: str,
+        chosen: Sequence[ConceptHit],
+        by_concept: dict[str, list[ConceptHit]],
+        tokens: Sequence[Token],
+    ) -> str:
+        """A frame about the writer whose words follow another person as their subject,
+        with no word of the writer's in between (妹が手首を切った, 友達が薬を全部飲んだ)."""
+        if kind != "self":
+            return kind
+        first = min(chosen, key=lambda h: h.start)
+        for person in by_concept.get("third_person", ()):
+            if person.sentence != first.sentence or "subject" not in person.aspects:
+                continue
+            if person.end > first.start:
+                continue
+            between = tokens[person.end + 1 : first.start]
+            if any(t.lemma in _FIRST_PERSON for t in between):
+                continue
+            if any(t.pos == "動詞" for t in between):
+                continue  # 夫が暴れて死にたい: the other person did something else
+            return "other_person"
+        return kind
+
+
+_STATUS_RANK = {"active": 0, "lowered": 1, "negated": 2, "cancelled": 3}
+
+
+def _better(a: FrameHit | None, b: FrameHit) -> FrameHit:
+    return b if a is None or _STATUS_RANK[b.status] < _STATUS_RANK[a.status] else a
+
+
+def _distance(a: ConceptHit, b: ConceptHit) -> int:
+    """Tokens between two hits (0 when they touch or overlap)."""
+    return max(0, max(a.start, b.start) - min(a.end, b.end))
+
+
+_FIRST_PERSON = frozenset({"私", "僕", "俺", "自分", "わたし", "あたし", "わたくし", "うち", "儂"})
+
+
+def _satisfy(
+    frame: Frame, by_concept: dict[str, list[ConceptHit]], sentence: int | None
+) -> tuple[tuple[ConceptHit, ...] | None, tuple[ConceptHit, ...] | None]:
+    """The hits that make the frame (None if it is not there), and — when only a negated
+    hit was missing — the negated reading (死にたくはない: the writer told us)."""
+    chosen: list[ConceptHit] = []
+    negated: list[ConceptHit] = []
+    missing_only_negated = True
+    for need in frame.all:
+        hit = _find(need, by_concept, sentence, chosen)
+        if hit is not None:
+            chosen.append(hit)
+            negated.append(hit)
+            continue
+        denied = _find(Need(need.concepts, "negated"), by_concept, sentence, chosen)
+        if denied is None:
+            missing_only_negated = False
+        else:
+            negated.append(denied)
+    if len(chosen) < len(frame.all):
+        return None, tuple(negated) if missing_only_negated and negated else None
+    if frame.any:
+        extra = next(
+            (
+                h
+                for need in frame.any
+                if (h := _find(need, by_concept, None, chosen)) is not None
+            ),
+            None,
+        )
+        if extra is None:
+            return None, None
+        chosen.append(extra)
+    return tuple(chosen), None
+
+
+def _find(
+    need: Need,
+    by_concept: dict[str, list[ConceptHit]],
+    sentence: int | None,
+    taken: Sequence[ConceptHit],
+) -> ConceptHit | None:
+    for name in need.concepts:
+        for hit in by_concept.get(name, ()):
+            if sentence is not None and hit.sentence != sentence:
+                continue
+            # Two needs are two pieces of meaning: the same words cannot be both.
+            if any(hit.start < t.end and t.start < hit.end for t in taken):
+                continue
+            if need.aspect == "negated":
+                if "negated" in hit.aspects:
+                    return hit
+            elif hit.fits(need.aspect):
+                return hit
+    return None
+
+
+def _compile(concept: str, text: str, tokenizer: Tokenizer) -> _Term | None:
+    matches: list[_Match] = []
+    for part in text.split():
+        if part.startswith("#"):
+            matches.append(_Match(minimum=int(part[1:] or 0)))
+            continue
+        for t in tokenizer.tokens(clean(part)):
+            if t.function:
+                continue
+            matches.append(_Match(t.lemma, t.reading, fold(t.surface)))
+    return _Term(concept, text, tuple(matches)) if matches else None
