@@ -31,8 +31,9 @@ A term is matched on Sudachi lemmas, so conjugation and dropped particles do not
         note: 薬を量で飲んだ。119。
 
 ``@done`` (past, perfective or in progress), ``@now`` (in progress), ``@desire`` (〜たい),
-``@volition`` (〜しよう) and ``@any`` qualify how a concept must be conjugated; ``@subject``
-that a person is the subject (友達が, 妹は).
+``@volition`` (〜しよう), ``@conditional`` (〜れば, 〜たら), ``@wish`` (〜ればいいのに,
+〜てほしい) and ``@any`` qualify how a concept must be conjugated; ``@subject`` that a person
+is the subject (友達が, 妹は, 彼女から).
 
 This module only reads and validates; triage/risk.py compiles and applies it.
 """
@@ -74,7 +75,9 @@ ROLES = (
     "scope",
 )
 EFFECTS = ("cancel", "lower")
-ASPECTS = ("any", "done", "now", "desire", "volition", "subject")
+ASPECTS = (
+    "any", "done", "now", "desire", "volition", "subject", "conditional", "wish", "passive"
+)
 #: The axes of risk-frames.md, as reported in `risk.frames`.
 AXES = (
     "passive_wish",
@@ -107,6 +110,7 @@ _FRAME_FIELDS = {
     "unless",
     "danger_now",
     "danger_now_with",
+    "denial_lowers",
     "note",
 }
 
@@ -129,10 +133,13 @@ class Concept:
 
 @dataclass(frozen=True, slots=True)
 class Need:
-    """One requirement of a frame: any of these concepts, conjugated as `aspect` says."""
+    """One requirement of a frame: any of these (concept, aspect) options."""
 
-    concepts: tuple[str, ...]
-    aspect: str = "any"
+    options: tuple[tuple[str, str], ...]
+
+    @property
+    def concepts(self) -> tuple[str, ...]:
+        return tuple(concept for concept, _ in self.options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +155,9 @@ class Frame:
     danger_now: bool
     danger_now_with: tuple[str, ...]
     note: str
+    #: A clear "I don't want to die" elsewhere in the message lowers this frame to concern
+    #: (死にたいわけじゃない。でも何のために生きてるのか…).
+    denial_lowers: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +216,20 @@ def _concept(entry: Entry) -> Concept:
 
 
 def _need(entry: Entry, value: str, known: set[str]) -> Need:
-    name, _, aspect = value.partition("@")
-    aspect = aspect or "any"
-    if aspect not in ASPECTS:
-        raise entry.fail(f"{value!r}: unknown aspect {aspect!r} (one of {', '.join(ASPECTS)})")
-    concepts = tuple(part.strip() for part in name.split("|"))
-    for concept in concepts:
+    """`a|b|c@desire` (the aspect of the last one applies to all) or `a@done|b@done|c`
+    (each its own)."""
+    parts = [part.strip().partition("@") for part in value.split("|")]
+    own = any(sep for _, sep, _ in parts[:-1])
+    shared = "any" if own else (parts[-1][2] or "any")
+    options: list[tuple[str, str]] = []
+    for concept, sep, aspect in parts:
+        aspect = aspect if sep else ("any" if own else shared)
+        if aspect not in ASPECTS:
+            raise entry.fail(f"{value!r}: unknown aspect {aspect!r} (one of {', '.join(ASPECTS)})")
         if concept not in known:
             raise entry.fail(f"{value!r}: unknown concept {concept!r}")
-    return Need(concepts, aspect)
+        options.append((concept, aspect))
+    return Need(tuple(options))
 
 
 def _frame(entry: Entry, concepts: dict[str, Concept]) -> Frame:
@@ -256,6 +271,7 @@ def _frame(entry: Entry, concepts: dict[str, Concept]) -> Frame:
         danger_now=entry.boolean("danger_now", default=False),
         danger_now_with=with_now,
         note=entry.text("note"),
+        denial_lowers=entry.boolean("denial_lowers", default=False),
     )
 
 

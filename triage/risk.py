@@ -24,12 +24,13 @@ Pure and fast: a dictionary lookup per token; no regular expression on the messa
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from knowledge.risk import Concept, Frame, Need, RiskData
 from triage.normalise import clean, fold
-from triage.tokens import NEGATIONS, Token, Tokenizer, is_kana_only
+from triage.tokens import NEGATIONS, Token, Tokenizer, has_kanji, is_kana_only
 
 #: Sentence ends: a frame with `scope: clause` reads one of these spans.
 _SENTENCE_ENDS = frozenset("。．.！!？?\n")
@@ -71,6 +72,13 @@ _NEGATION_BRIDGE = frozenset(
         "絶対",
         "今",
         "もう",
+        "そう",
+        "そういう",
+        "そんな",
+        "系",
+        "全く",
+        "まったく",
+        "特に",
     }
 )
 _DONE = frozenset({"た", "ちゃう", "ちまう", "仕舞う", "しまう", "じゃう"})
@@ -79,7 +87,7 @@ _BEING = frozenset({"居る", "いる", "有る", "ある", "おる", "置く"})
 _DESIRE = frozenset({"たい", "たがる"})
 _PASSIVE = frozenset({"れる", "られる"})
 _VOLITION = frozenset({"う", "よう"})
-_SUBJECT_MARKERS = frozenset({"が", "は", "も", "って", "ったら", "なんか"})
+_SUBJECT_MARKERS = frozenset({"が", "は", "も", "って", "ったら", "なんか", "から"})
 _CONNECTIVES = frozenset({"けど", "けれど", "が", "し", "のに", "ので", "から"})
 _KANJI_NUMERALS = dict(zip("〇一二三四五六七八九十百", (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100), strict=True))
 
@@ -98,6 +106,37 @@ def number_of(token: Token) -> int | None:
     return None
 
 
+def canonical(tokens: Sequence[Token]) -> list[tuple[int, str]]:
+    """The content words as the risk model compares them, with their token index.
+
+    Politeness and aspect spellings are folded so a term written one way meets the others:
+    ます/です dropped (見かけません = 見かけない), every negation reads ない (取れず = 取れない),
+    〜ている/〜てる read 〜て (食べていない = 食べてない), 〜ちゃう/〜てしまう read しまう
+    (飲んじゃった = 飲んでしまった)."""
+    out: list[tuple[int, str]] = []
+    for i, t in enumerate(tokens):
+        if t.function:
+            continue
+        lemma = t.lemma
+        if t.pos == "助動詞" and lemma in ("ます", "です"):
+            continue
+        if lemma in NEGATIONS:
+            lemma = "ない"
+        elif t.pos == "助動詞" and lemma in _PROGRESSIVE:
+            lemma = "て"
+        elif t.pos == "助動詞" and lemma in ("ちゃう", "じゃう", "ちまう"):
+            lemma = "仕舞う"
+        elif lemma in ("居る", "いる") and out and out[-1][1] == "て":
+            continue
+        if lemma in ("仕舞う", "しまう") and out and out[-1][1] in ("て", "で"):
+            out.pop()
+            lemma = "仕舞う"
+        if lemma == "で" and t.pos == "助詞" and t.pos_detail == "接続助詞":
+            lemma = "て"
+        out.append((i, lemma))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Match:
     """One position of a compiled term: a word, or a number of at least `minimum`."""
@@ -107,14 +146,17 @@ class _Match:
     surface: str = ""
     minimum: int | None = None
 
-    def accepts(self, token: Token) -> bool:
+    def accepts(self, token: Token, lemma: str) -> bool:
         if self.minimum is not None:
             value = number_of(token)
             return value is not None and value >= self.minimum
-        if token.lemma == self.lemma or fold(token.surface) == self.surface:
+        if lemma == self.lemma or fold(token.surface) == self.surface:
             return True
-        # Kana spellings meet their kanji through the reading (ひも = 紐, くすり = 薬) — only
-        # where one side wrote kana, so homophones written in kanji stay apart.
+        # Kana spellings meet their kanji through the reading (ひも = 紐) — only where one side
+        # wrote kana and Sudachi did not already read the kana as another word (いきたくない
+        # is 行きたくない, not 生きたくない), so homophones stay apart.
+        if is_kana_only(token.surface) and has_kanji(lemma):
+            return False
         kana = is_kana_only(token.surface) or is_kana_only(self.surface)
         return kana and bool(self.reading) and token.reading == self.reading
 
@@ -124,6 +166,8 @@ class _Term:
     concept: str
     text: str
     matches: tuple[_Match, ...]
+    #: Matched as folded text instead (今も, 前は: the particle is the meaning).
+    literal: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +180,14 @@ class ConceptHit:
     end: int
     sentence: int
     aspects: frozenset[str]
+    #: Inside 「」 or 『』 (a title or a quotation).
+    quoted: bool = False
 
     def fits(self, aspect: str) -> bool:
         if "negated" in self.aspects and aspect != "negated":
+            return False
+        # 死にたいって思ってた: a wish the writer places in the past (read as concern).
+        if "past_thought" in self.aspects and aspect in ("desire", "volition"):
             return False
         if aspect == "any":
             return True
@@ -174,8 +223,9 @@ class Reading:
 
     hits: tuple[ConceptHit, ...]
     frames: tuple[FrameHit, ...]
-    #: Sentence index of each token, and each token's character span in `clean`.
+    #: Sentence index of each token, and whether each token is inside quotation marks.
     sentences: tuple[int, ...] = field(default=())
+    quoted: tuple[bool, ...] = field(default=())
 
     def active(self) -> tuple[FrameHit, ...]:
         return tuple(f for f in self.frames if f.status == "active")
@@ -199,6 +249,39 @@ def sentence_of_each(tokens: Sequence[Token], text: str) -> tuple[int, ...]:
     return tuple(result)
 
 
+def quoted_tokens(tokens: Sequence[Token], text: str) -> tuple[bool, ...]:
+    """Whether each token sits inside 「」, 『』 or “” (a title, a quotation)."""
+    depth = 0
+    inside: list[bool] = []
+    k = 0
+    for t in tokens:
+        while k < t.start and k < len(text):
+            ch = text[k]
+            depth += ch in "「『“"
+            depth -= ch in "」』”" and depth > 0
+            k += 1
+        inside.append(depth > 0)
+    return tuple(inside)
+
+
+def aspects_within(tokens: Sequence[Token], start: int, end: int) -> frozenset[str]:
+    """Aspects of words found as one piece (a pattern like 死にたい or 飲んじゃった): what its
+    own auxiliaries say, and what follows it."""
+    inner: set[str] = set()
+    for t in tokens[start + 1 : end]:
+        if t.pos == "助動詞" and t.lemma in _DESIRE:
+            inner.add("desire")
+        elif t.pos == "助動詞" and t.lemma in _DONE:
+            inner.add("done")
+        elif t.pos == "助動詞" and t.lemma in _VOLITION:
+            inner.add("volition")
+        elif t.pos == "助動詞" and t.lemma in _PROGRESSIVE:
+            inner |= {"now", "done"}
+    if tokens[start].form.startswith("意志推量形"):
+        inner.add("volition")
+    return frozenset(inner) | aspects_after(tokens, start, end)
+
+
 def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[str]:
     """How the words tokens[start:end] are conjugated, read from the head and what follows."""
     found: set[str] = set()
@@ -206,6 +289,7 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
     if head.form.startswith("意志推量形"):
         found.add("volition")
     saw_te = False
+    thought = False
     i = end
     while i < len(tokens) and i < end + _ASPECT_SPAN:
         t = tokens[i]
@@ -213,7 +297,11 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
             break
         lemma = t.lemma
         if t.pos == "助動詞":
-            if lemma in _DONE:
+            if thought and lemma == "た" and ("desire" in found or "volition" in found):
+                found.add("past_thought")
+            if lemma == "た" and t.surface in ("たら", "だら"):
+                found.add("conditional")
+            elif lemma in _DONE:
                 found.add("done")
             elif lemma in _PROGRESSIVE:
                 found |= {"now", "done"}
@@ -230,15 +318,27 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
                 found.add("subject")
             if lemma in ("て", "で"):
                 saw_te = True
+            elif lemma in ("ば", "なら"):
+                found.add("conditional")
+            elif lemma == "のに" and "conditional" in found:
+                found.add("wish")
             elif t.pos_detail == "接続助詞" and lemma in _CONNECTIVES:
                 break
+        elif t.pos == "動詞" and lemma in ("思う", "考える"):
+            thought = True
         elif t.pos == "動詞" and saw_te and lemma in _BEING:
             found |= {"now", "done"}
         elif t.pos == "動詞" and saw_te and lemma in ("仕舞う", "しまう"):
             found.add("done")
         elif t.pos == "形容詞" and lemma in NEGATIONS:
             found.add("negated")
-        elif not (t.pos == "動詞" and lemma in ("成る", "なる", "来る", "くる", "貰う", "下さる")):
+        elif t.pos == "形容詞" and lemma in ("良い", "いい", "欲しい") and (
+            "conditional" in found or saw_te
+        ):
+            found.add("wish")
+        elif not (
+            t.pos == "動詞" and lemma in ("成る", "なる", "来る", "くる", "貰う", "下さる", "呉れる", "くれる")
+        ):
             if lemma not in _NEGATION_BRIDGE:
                 break
         i += 1
@@ -249,8 +349,10 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
 
 def _negated_later(tokens: Sequence[Token], i: int) -> bool:
     """死にたいとは思わない, 死ぬつもりはない, 消えたいわけじゃない: a denial a few words on."""
-    for j in range(i, min(len(tokens), i + _ASPECT_SPAN + 2)):
+    for j in range(i, min(len(tokens), i + _ASPECT_SPAN + 3)):
         t = tokens[j]
+        if t.punct and t.surface in ("、", ",", "，"):
+            continue  # しにたい、とかじゃない
         if t.punct or (t.pos == "助詞" and t.pos_detail == "接続助詞"):
             return False
         if t.lemma in NEGATIONS:
@@ -268,10 +370,14 @@ class RiskModel:
         self.concepts: dict[str, Concept] = {c.id: c for c in data.concepts}
         self._index: dict[str, list[_Term]] = {}
         self._numbered: list[_Term] = []
+        self._literal: list[_Term] = []
         for concept in data.concepts:
             for text in concept.terms:
                 term = _compile(concept.id, text, tokenizer)
                 if term is None:
+                    continue
+                if term.literal:
+                    self._literal.append(term)
                     continue
                 first = term.matches[0]
                 if first.minimum is not None:
@@ -282,9 +388,9 @@ class RiskModel:
                         self._index.setdefault(key, []).append(term)
 
     # --- finding concepts ------------------------------------------------------------------
-    def _candidates(self, token: Token) -> Iterable[_Term]:
+    def _candidates(self, token: Token, lemma: str) -> Iterable[_Term]:
         seen: set[int] = set()
-        for key in (token.lemma, fold(token.surface), token.reading):
+        for key in (lemma, fold(token.surface), token.reading):
             for term in self._index.get(key, ()):
                 if id(term) not in seen:
                     seen.add(id(term))
@@ -293,19 +399,24 @@ class RiskModel:
             yield from self._numbered
 
     def concept_hits(
-        self, tokens: Sequence[Token], sentences: Sequence[int]
+        self, tokens: Sequence[Token], sentences: Sequence[int], quoted: Sequence[bool] = ()
     ) -> tuple[ConceptHit, ...]:
-        content = [i for i, t in enumerate(tokens) if not t.function]
+        view = canonical(tokens)
+        content = [i for i, _ in view]
+        lemmas = [lemma for _, lemma in view]
         found: dict[tuple[str, int], ConceptHit] = {}
         for pos, i in enumerate(content):
-            for term in self._candidates(tokens[i]):
+            for term in self._candidates(tokens[i], lemmas[pos]):
                 n = len(term.matches)
                 if pos + n > len(content):
                     continue
                 span = content[pos : pos + n]
                 if sentences[span[0]] != sentences[span[-1]]:
                     continue
-                if not all(m.accepts(tokens[k]) for m, k in zip(term.matches, span, strict=True)):
+                if not all(
+                    m.accepts(tokens[k], lemmas[pos + j])
+                    for j, (m, k) in enumerate(zip(term.matches, span, strict=True))
+                ):
                     continue
                 start, end = span[0], span[-1] + 1
                 key = (term.concept, start)
@@ -320,13 +431,45 @@ class RiskModel:
                     end=end,
                     sentence=sentences[start],
                     aspects=aspects_after(tokens, start, end),
+                    quoted=bool(quoted) and quoted[start],
                 )
+        self._literal_hits(tokens, sentences, found)
         return tuple(sorted(found.values(), key=lambda h: (h.start, h.concept)))
+
+    def _literal_hits(
+        self,
+        tokens: Sequence[Token],
+        sentences: Sequence[int],
+        found: dict[tuple[str, int], ConceptHit],
+    ) -> None:
+        if not tokens or not self._literal:
+            return
+        text = fold("".join(_spaced(tokens)))
+        starts = [t.start for t in tokens]
+        base = tokens[0].start
+        for term in self._literal:
+            at = text.find(term.literal)
+            while at >= 0:
+                first = max(0, bisect_right(starts, base + at) - 1)
+                last = max(first, bisect_right(starts, base + at + len(term.literal) - 1) - 1)
+                key = (term.concept, first)
+                if key not in found:
+                    found[key] = ConceptHit(
+                        concept=term.concept,
+                        term=term.text,
+                        matched="".join(t.surface for t in tokens[first : last + 1]),
+                        start=first,
+                        end=last + 1,
+                        sentence=sentences[first],
+                        aspects=aspects_after(tokens, first, last + 1),
+                    )
+                at = text.find(term.literal, at + 1)
 
     # --- reading frames ---------------------------------------------------------------------
     def read(self, tokens: Sequence[Token], text: str) -> Reading:
         sentences = sentence_of_each(tokens, text)
-        hits = self.concept_hits(tokens, sentences)
+        quoted = quoted_tokens(tokens, text)
+        hits = self.concept_hits(tokens, sentences, quoted)
         by_concept: dict[str, list[ConceptHit]] = {}
         for hit in hits:
             by_concept.setdefault(hit.concept, []).append(hit)
@@ -335,7 +478,7 @@ class RiskModel:
             found = self._frame(frame, by_concept, tokens, sentences)
             if found is not None:
                 frames.append(found)
-        return Reading(hits=hits, frames=tuple(frames), sentences=sentences)
+        return Reading(hits=hits, frames=tuple(frames), sentences=sentences, quoted=quoted)
 
     def _frame(
         self,
@@ -359,6 +502,10 @@ class RiskModel:
                 h.fits("any") for name in frame.danger_now_with for h in by_concept.get(name, ())
             )
             kind = self._attribute(frame.kind, chosen, by_concept, tokens)
+            if status == "active" and frame.denial_lowers and _denied(by_concept):
+                status, by = "lowered", "denial"  # 死にたいわけじゃない。でも生きる意味が…
+            if status == "active" and kind == "other_person" and _bereaved(frame, chosen):
+                status, by = "lowered", "bereaved"  # 親友が命を絶った: grief, not a risk now
             hit = FrameHit(frame, status, chosen, kind, danger and status == "active", by)
             if status == "active":
                 return hit
@@ -412,7 +559,12 @@ class RiskModel:
                 if concept.reach is not None and not any(
                     _distance(scope_hit, h) <= concept.reach for h in chosen
                 ):
-                    continue
+                    # Reach matters where the words are the writer's own (映画を見ていたら
+                    # 死にたくなった); a title in quotes or a mere mention (ニュースの一家心中)
+                    # is read within the whole sentence.
+                    own = any(h.aspects & _OWN_WORDS for h in chosen)
+                    if own and not any(h.quoted for h in chosen):
+                        continue
                 if concept.effect == "cancel":
                     return "cancelled", name
                 lowered = lowered or name
@@ -444,11 +596,43 @@ class RiskModel:
         return kind
 
 
+def _spaced(tokens: Sequence[Token]) -> list[str]:
+    """The tokens' surfaces placed at their offsets (whitespace Sudachi dropped restored as
+    spaces), so a literal found in the text maps back onto the tokens."""
+    out: list[str] = []
+    at = tokens[0].start
+    for t in tokens:
+        out.append(" " * (t.start - at) + t.surface)
+        at = t.end
+    return out
+
+
+#: Aspects that make words the writer's own wish or plan (not a mention of a topic).
+_OWN_WORDS = frozenset({"desire", "volition", "wish", "now"})
+
 _STATUS_RANK = {"active": 0, "lowered": 1, "negated": 2, "cancelled": 3}
 
 
 def _better(a: FrameHit | None, b: FrameHit) -> FrameHit:
     return b if a is None or _STATUS_RANK[b.status] < _STATUS_RANK[a.status] else a
+
+
+_IDEATION = ("die", "vanish", "end_life")
+
+
+def _denied(by_concept: dict[str, list[ConceptHit]]) -> bool:
+    """The writer said they do not want to die (死にたくはない, 死にたいわけじゃない)."""
+    return any(
+        "negated" in h.aspects for name in _IDEATION for h in by_concept.get(name, ())
+    )
+
+
+def _bereaved(frame: Frame, chosen: Sequence[ConceptHit]) -> bool:
+    """Another person's death told in the past (親友が自分で命を絶った)."""
+    return frame.axis in ("active_ideation", "plan") and any(
+        h.concept in _IDEATION and "done" in h.aspects and "desire" not in h.aspects
+        for h in chosen
+    )
 
 
 def _distance(a: ConceptHit, b: ConceptHit) -> int:
@@ -473,7 +657,9 @@ def _satisfy(
             chosen.append(hit)
             negated.append(hit)
             continue
-        denied = _find(Need(need.concepts, "negated"), by_concept, sentence, chosen)
+        denied = _find(
+            Need(tuple((c, "negated") for c in need.concepts)), by_concept, sentence, chosen
+        )
         if denied is None:
             missing_only_negated = False
         else:
@@ -501,29 +687,50 @@ def _find(
     sentence: int | None,
     taken: Sequence[ConceptHit],
 ) -> ConceptHit | None:
-    for name in need.concepts:
+    for name, aspect in need.options:
         for hit in by_concept.get(name, ()):
             if sentence is not None and hit.sentence != sentence:
                 continue
             # Two needs are two pieces of meaning: the same words cannot be both.
             if any(hit.start < t.end and t.start < hit.end for t in taken):
                 continue
-            if need.aspect == "negated":
-                if "negated" in hit.aspects:
+            if aspect == "negated":
+                if hit.aspects & {"negated", "past_thought"}:
                     return hit
-            elif hit.fits(need.aspect):
+            elif hit.fits(aspect):
                 return hit
     return None
 
 
+class RiskTermError(ValueError):
+    """A concept term that would match on function words only (じゃあね → で)."""
+
+
 def _compile(concept: str, text: str, tokenizer: Tokenizer) -> _Term | None:
+    """A term as a run of matchers. ``#n`` is a number of at least n, read in its context
+    (``# 年前`` is tokenised as 1年前, so 年前 does not become one word). A term that
+    tokenising would shrink to one word by dropping its particle (今も → 今) is kept as
+    literal text instead."""
+    placeholders = [int(p[1:] or 0) for p in text.split() if p.startswith("#")]
+    written = "".join("1" if p.startswith("#") else p for p in text.split())
+    tokens = tokenizer.tokens(clean(written))
+    view = canonical(tokens)
+    if len(view) == 1 and len(tokens) > 1 and not placeholders and tokens[-1].function:
+        return _Term(concept, text, (), literal=fold(clean(written)))
     matches: list[_Match] = []
-    for part in text.split():
-        if part.startswith("#"):
-            matches.append(_Match(minimum=int(part[1:] or 0)))
+    content = False
+    numbers = iter(placeholders)
+    for i, lemma in view:
+        t = tokens[i]
+        if placeholders and number_of(t) is not None:
+            matches.append(_Match(minimum=next(numbers, 0)))
             continue
-        for t in tokenizer.tokens(clean(part)):
-            if t.function:
-                continue
-            matches.append(_Match(t.lemma, t.reading, fold(t.surface)))
+        content = content or lemma not in _TOO_COMMON
+        matches.append(_Match(lemma, t.reading, fold(t.surface)))
+    if matches and not content and all(m.minimum is None for m in matches):
+        raise RiskTermError(f"{concept}: term {text!r} has no content word for Sudachi")
     return _Term(concept, text, tuple(matches)) if matches else None
+
+
+#: A term made only of these would match nearly every message (じゃあね reads で).
+_TOO_COMMON = frozenset({"で", "だ", "た", "て", "に", "の", "と", "ない", "か", "な", "や", "へ", "から", "まで"})

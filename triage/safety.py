@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from triage import crisis
 from triage.analysis import Evidence, Risk, RiskKind, Urgency
 from triage.normalise import Normalised
-from triage.risk import ConceptHit, FrameHit, Reading, RiskModel
+from triage.risk import ConceptHit, FrameHit, Reading, RiskModel, aspects_within
 from triage.tokens import Token
 
 #: Which kind leads when several are found: the one whose first line (189, 110) must come
@@ -138,6 +138,18 @@ def _pattern_found(
                 status, by = model.scope(scope.unless, (span,), reading, span.sentence)
         if span is not None and kind == "self":
             kind = model.attribute(kind, (span,), reading, tokens)  # type: ignore[assignment]
+        if status == "active" and span is not None:
+            # The lemma view sees denials the patterns cannot (死にたいとかは全然ないです) and
+            # a wish the writer puts in the past (死にたいって思ってた時期も).
+            if span.aspects & {"negated", "past_thought"}:
+                status = "negated"
+            elif (
+                kind == "other_person"
+                and hit.signal == crisis.SUICIDAL
+                and "done" in span.aspects
+                and "desire" not in span.aspects
+            ):
+                status = "bereaved"  # 親友が自分で命を絶った
     level = {
         "active": "crisis",
         "negated": "concern",
@@ -173,5 +185,6 @@ def _as_concept_hit(
         start=first,
         end=last + 1,
         sentence=reading.sentences[first] if reading.sentences else 0,
-        aspects=frozenset(),
+        aspects=aspects_within(tokens, first, last + 1),
+        quoted=bool(reading.quoted) and reading.quoted[first],
     )
