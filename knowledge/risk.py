@@ -13,7 +13,9 @@ Two files under ``knowledge/data/risk/``, reviewed by a 相談員 like code:
 
 A term is matched on Sudachi lemmas, so conjugation and dropped particles do not matter
 (飲んだ, のんじゃった, 飲みました all read 飲む). ``#`` in a term stands for any number
-(``# 錠`` matches 30錠, 三十錠).
+(``# 錠`` matches 30錠, 三十錠), ``#10`` for a number of at least 10. A term starting with
+``=`` is matched as written, on the text without spaces (``=かえってこない`` for messages
+written all in kana, which Sudachi may split another way).
 
 ``frames.yaml`` — combinations that make a risk::
 

@@ -24,7 +24,6 @@ Pure and fast: a dictionary lookup per token; no regular expression on the messa
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -79,6 +78,8 @@ _NEGATION_BRIDGE = frozenset(
         "全く",
         "まったく",
         "特に",
+        "か",
+        "なんか",
     }
 )
 _DONE = frozenset({"た", "ちゃう", "ちまう", "仕舞う", "しまう", "じゃう"})
@@ -155,10 +156,11 @@ class _Match:
         # Kana spellings meet their kanji through the reading (ひも = 紐) — only where one side
         # wrote kana and Sudachi did not already read the kana as another word (いきたくない
         # is 行きたくない, not 生きたくない), so homophones stay apart.
-        if is_kana_only(token.surface) and has_kanji(lemma):
+        if not is_kana_only(token.surface) or has_kanji(lemma):
             return False
-        kana = is_kana_only(token.surface) or is_kana_only(self.surface)
-        return kana and bool(self.reading) and token.reading == self.reading
+        if token.pos in ("助詞", "助動詞"):
+            return False  # で泣い is not 出ない: particles do not stand for words
+        return bool(self.reading) and token.reading == self.reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,14 +446,22 @@ class RiskModel:
     ) -> None:
         if not tokens or not self._literal:
             return
-        text = fold("".join(_spaced(tokens)))
-        starts = [t.start for t in tokens]
-        base = tokens[0].start
+        # One character per entry with the token it belongs to; spaces and punctuation
+        # left out, so おかあさん かえってこない meets おかあさんかえってこない.
+        chars: list[str] = []
+        owner: list[int] = []
+        for index, t in enumerate(tokens):
+            if t.punct:
+                continue
+            for ch in fold(t.surface):
+                chars.append(ch)
+                owner.append(index)
+        text = "".join(chars)
         for term in self._literal:
             at = text.find(term.literal)
             while at >= 0:
-                first = max(0, bisect_right(starts, base + at) - 1)
-                last = max(first, bisect_right(starts, base + at + len(term.literal) - 1) - 1)
+                first = owner[at]
+                last = owner[at + len(term.literal) - 1]
                 key = (term.concept, first)
                 if key not in found:
                     found[key] = ConceptHit(
@@ -588,7 +598,10 @@ class RiskModel:
             if person.end > first.start:
                 continue
             between = tokens[person.end + 1 : first.start]
-            if any(t.lemma in _FIRST_PERSON for t in between):
+            if any(
+                t.lemma in _FIRST_PERSON and not _reflexive(between, k)
+                for k, t in enumerate(between)
+            ):
                 continue
             if any(t.pos == "動詞" for t in between):
                 continue  # 夫が暴れて死にたい: the other person did something else
@@ -596,19 +609,20 @@ class RiskModel:
         return kind
 
 
-def _spaced(tokens: Sequence[Token]) -> list[str]:
-    """The tokens' surfaces placed at their offsets (whitespace Sudachi dropped restored as
-    spaces), so a literal found in the text maps back onto the tokens."""
-    out: list[str] = []
-    at = tokens[0].start
-    for t in tokens:
-        out.append(" " * (t.start - at) + t.surface)
-        at = t.end
-    return out
+def _compact(text: str) -> str:
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "、。,.!?！？・「」『』")
+
+
+
 
 
 #: Aspects that make words the writer's own wish or plan (not a mention of a topic).
-_OWN_WORDS = frozenset({"desire", "volition", "wish", "now"})
+_OWN_WORDS = frozenset({"desire", "volition", "wish", "now", "done"})
+
+def _reflexive(tokens: Sequence[Token], k: int) -> bool:
+    """自分で (by oneself) after another person is that person acting, not the writer."""
+    return tokens[k].lemma == "自分" and k + 1 < len(tokens) and tokens[k + 1].lemma in ("で", "から")
+
 
 _STATUS_RANK = {"active": 0, "lowered": 1, "negated": 2, "cancelled": 3}
 
@@ -711,12 +725,14 @@ def _compile(concept: str, text: str, tokenizer: Tokenizer) -> _Term | None:
     (``# 年前`` is tokenised as 1年前, so 年前 does not become one word). A term that
     tokenising would shrink to one word by dropping its particle (今も → 今) is kept as
     literal text instead."""
+    if text.startswith("="):
+        return _Term(concept, text, (), literal=_compact(fold(clean(text[1:]))))
     placeholders = [int(p[1:] or 0) for p in text.split() if p.startswith("#")]
     written = "".join("1" if p.startswith("#") else p for p in text.split())
     tokens = tokenizer.tokens(clean(written))
     view = canonical(tokens)
     if len(view) == 1 and len(tokens) > 1 and not placeholders and tokens[-1].function:
-        return _Term(concept, text, (), literal=fold(clean(written)))
+        return _Term(concept, text, (), literal=_compact(fold(clean(written))))
     matches: list[_Match] = []
     content = False
     numbers = iter(placeholders)
