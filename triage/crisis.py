@@ -73,6 +73,21 @@ _PATTERNS: tuple[_Pattern, ...] = (
         "romaji",
         r"(?<![a-z])(?:sh?initai|kietai|jisat?su(?:shitai)?|ikitakunai)(?![a-z])",
     ),
+    # English, read on the compact text (spaces and apostrophes gone, lower case):
+    # "I want to die" is wanttodie; "I don't want to die" is dontwanttodie, never a match.
+    _p(
+        SUICIDAL,
+        "english",
+        r"(?<!dont)(?<!not)(?<!never)(?:wantto|wanna|goingto|gonna|iwill|illjust|readyto|planto|decidedto)"
+        r"(?:die|endit|endmylife|killmyself|disappear|vanish|dieto(?:night|day))"
+        r"|killmyself|endmylife|endingmylife|takemy(?:own)?life|suicid|betteroff(?:dead|withoutme)"
+        r"|(?:sleep|go\w{0,6})andnot(?:wake|waking)up|nottowakeup|neverwakeup|dontwanttowakeup"
+        r"|(?:dont|do not)wantto(?:live|beali?ve|existanymore|beherean)|nopointin(?:living|life|goingon)"
+        r"|noreasontolive|wish(?:i|id)(?:was|were|had)(?:dead|neverbeenborn|nevernbeenborn|died)"
+        r"|wanttobedead|cantgoonanymore|cantgoonliving|cantdothisanymore|everyonewouldbebetter"
+        r"|(?:tookallmy|tookallthe|swallowedall|tookawholebox|tookawholebottle)(?:pills|medicine|meds|tablets)?"
+        r"|overdos|cutmy(?:self|wrist|arm)|cuttingmyself|hurtmyself|selfharm",
+    ),
     _p(
         SUICIDAL,
         "死んだ方がまし",
@@ -306,6 +321,14 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _p(VIOLENCE_NOW, "虐待されている", r"虐待(?:されて|され|を受け)|ぎゃくたい(?:され|を受け)"),
     _p(
         VIOLENCE_NOW,
+        "english violence",
+        r"(?:is|s|keeps|started|hes|shes|theyre|are)(?:hitting|beating|choking|strangling|kicking|hurting)"
+        r"(?:me|us|my|her|him|the)|(?:hit|beat|choked|kicked|strangled)menow|hasaknife|withaknife"
+        r"|(?:going|gonna|threatened|threatening)tokill(?:me|us)|trappedme|lockedmein|heshittingme"
+        r"|imhiding|hidinginthe|helpmeplease",
+    ),
+    _p(
+        VIOLENCE_NOW,
         "家に帰れない",
         r"(?:家|いえ|うち)に(?:帰れ|かえれ)(?:ない|なく)|(?:家|いえ|うち)に(?:帰り|かえり)たくな"
         r"|(?:家|いえ|うち)(?:に|へ)?(?:帰る|かえる)のが(?:怖|こわ)",
@@ -322,6 +345,16 @@ _PATTERNS: tuple[_Pattern, ...] = (
         r"|(?:認知症|徘徊|はいかい|夜中|夜になっても|よるになっても|朝から|昨日から|きのうから)[^。]{0,20}?"
         r"(?:帰ってこな|帰って来な|戻ってこな|戻って来な|見つからな|見つかりません|見つかってない|いなくな)"
         r"|最後の(?:メッセージ|ライン|line|連絡)|さようなら(?:みんな|皆)|身辺整理",
+    ),
+    _p(
+        OTHER_IN_DANGER,
+        "english other",
+        r"(?:friend|sister|brother|mom|mum|dad|mother|father|son|daughter|wife|husband|partner"
+        r"|girlfriend|boyfriend|roommate|classmate|neighbou?r|colleague|coworker)"
+        r"(?:\w{0,24}?)(?:says|said|saying|wrote|texted|told|keepssaying)(?:\w{0,12}?)"
+        r"(?:wantstodie|wantedtodie|willkill|goingtokill|gonnakill|goodbye|endit|endherlife|endhislife"
+        r"|suicid|takeallthe|tookall)"
+        r"|(?:isnt|not|wont|doesnt)(?:breathing|responding|wakingup)|unconscious|collapsed",
     ),
 )
 
@@ -343,6 +376,12 @@ _DISTRESS = _fold_re(
     r"|つきまと|付きまと|ストーカー|新聞が?(?:たま|溜ま)|郵便物?が?(?:たま|溜ま)"
     r"|(?:毎日|毎晩|いつも).{0,6}?(?:怒鳴られ|どなられ|責められ|罵られ|暴言)"
     r"|(?:何日も|ずっと|数日).{0,10}?連絡が?(?:つかな|取れな|とれな)|遺族(?!年金)"
+    r"|さみしくて|寂しくて|頭がおかしくなりそう|気が狂いそう|誰とも話さな|気分が重|全部(?:いや|嫌)"
+    r"|(?:話を|はなしを|誰かに|だれかに)?(?:聞|き)いてほしい|きいてほしい"
+    # English: heavy distress in the words foreign residents write.
+    r"|cantstopcrying|cryingeveryday|cryallthetime|hopeless|solonely|verylonely|imsolonely|cantsleep"
+    r"|exhausted|overwhelmed|nobodytotalkto|ihavenobody|havenoone|feelsoheavy|soheavy|depressed"
+    r"|panicattack|cantcope|breakingdown|falling ?apart|atmylimit|cantdothis"
 )
 # After a direct-ideation match: 死にたくはない, 死にたいとかじゃない, 消えたいとまでは思わない.
 _NEGATION_AFTER_TAKU = _fold_re(
@@ -482,8 +521,12 @@ _AXIS_OF_LABEL = {
 _DANGER_LABELS = frozenset({"高い所にいる", "血が止まらない"})
 # An overdose told in the past or in progress (飲んだ, 飲んじゃった, してる) is an act done.
 _DONE_AFTER = _fold_re(r"[^。!?]{0,6}?(?:だ|た|ちゃ|じゃ|てる|でる|ている|でいる|ました|しまっ)")
-_DONE_IN = _fold_re(r"(?:飲んだ|のんだ|飲んじゃ|のんじゃ|飲みました|のみました|した|しちゃ|しました)")
-_COLLAPSED = _fold_re(r"倒れ|意識|反応|息を?して|呼んでも|揺すっても|ゆすっても|叩いても|たたいても|血だらけ|血まみれ")
+_DONE_IN = _fold_re(
+    r"(?:飲んだ|のんだ|飲んじゃ|のんじゃ|飲みました|のみました|した|しちゃ|しました)"
+)
+_COLLAPSED = _fold_re(
+    r"倒れ|意識|反応|息を?して|呼んでも|揺すっても|ゆすっても|叩いても|たたいても|血だらけ|血まみれ"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ FUZZY_FACTOR = 0.8
 _GENERAL = frozenset({GENERAL_DESK, "self_reliance"})
 _GENERAL_PENALTY = 0.01
 
+
 @dataclass(frozen=True, slots=True)
 class _Term:
     group: int  # index into Engine.groups
@@ -152,11 +153,7 @@ class Engine:
                 if key not in self._lemma:
                     continue
                 # 貸してもらえる is not 貸してもらえない: a negation right after flips it.
-                if (
-                    i + k < len(lemmas)
-                    and lemmas[i + k] in NEGATIONS
-                    and key[-1] not in NEGATIONS
-                ):
+                if i + k < len(lemmas) and lemmas[i + k] in NEGATIONS and key[-1] not in NEGATIONS:
                     continue
                 for term in self._lemma[key]:
                     matched = "".join(t.surface for t in seq[i : i + k])

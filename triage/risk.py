@@ -90,7 +90,9 @@ _PASSIVE = frozenset({"れる", "られる"})
 _VOLITION = frozenset({"う", "よう"})
 _SUBJECT_MARKERS = frozenset({"が", "は", "も", "って", "ったら", "なんか", "から"})
 _CONNECTIVES = frozenset({"けど", "けれど", "が", "し", "のに", "ので", "から"})
-_KANJI_NUMERALS = dict(zip("〇一二三四五六七八九十百", (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100), strict=True))
+_KANJI_NUMERALS = dict(
+    zip("〇一二三四五六七八九十百", (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100), strict=True)
+)
 
 
 def number_of(token: Token) -> int | None:
@@ -301,7 +303,7 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
         if t.pos == "助動詞":
             if thought and lemma == "た" and ("desire" in found or "volition" in found):
                 found.add("past_thought")
-            if lemma == "た" and t.surface in ("たら", "だら"):
+            if (lemma == "た" and t.surface in ("たら", "だら")) or t.surface == "なら":
                 found.add("conditional")
             elif lemma in _DONE:
                 found.add("done")
@@ -334,12 +336,15 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
             found.add("done")
         elif t.pos == "形容詞" and lemma in NEGATIONS:
             found.add("negated")
-        elif t.pos == "形容詞" and lemma in ("良い", "いい", "欲しい") and (
-            "conditional" in found or saw_te
+        elif (
+            t.pos == "形容詞"
+            and lemma in ("良い", "いい", "欲しい")
+            and ("conditional" in found or saw_te)
         ):
             found.add("wish")
         elif not (
-            t.pos == "動詞" and lemma in ("成る", "なる", "来る", "くる", "貰う", "下さる", "呉れる", "くれる")
+            t.pos == "動詞"
+            and lemma in ("成る", "なる", "来る", "くる", "貰う", "下さる", "呉れる", "くれる")
         ):
             if lemma not in _NEGATION_BRIDGE:
                 break
@@ -450,18 +455,26 @@ class RiskModel:
         # left out, so おかあさん かえってこない meets おかあさんかえってこない.
         chars: list[str] = []
         owner: list[int] = []
+        starts: set[int] = set()
         for index, t in enumerate(tokens):
             if t.punct:
                 continue
+            starts.add(len(chars))
             for ch in fold(t.surface):
                 chars.append(ch)
                 owner.append(index)
+        ends = {i - 1 for i in starts if i} | {len(chars) - 1}
         text = "".join(chars)
         for term in self._literal:
             at = text.find(term.literal)
             while at >= 0:
+                end = at + len(term.literal) - 1
+                # Whole tokens only: って本 is not inside って本当.
+                if at not in starts or end not in ends:
+                    at = text.find(term.literal, at + 1)
+                    continue
                 first = owner[at]
-                last = owner[at + len(term.literal) - 1]
+                last = owner[end]
                 key = (term.concept, first)
                 if key not in found:
                     found[key] = ConceptHit(
@@ -613,15 +626,15 @@ def _compact(text: str) -> str:
     return "".join(ch for ch in text if not ch.isspace() and ch not in "、。,.!?！？・「」『』")
 
 
-
-
-
 #: Aspects that make words the writer's own wish or plan (not a mention of a topic).
 _OWN_WORDS = frozenset({"desire", "volition", "wish", "now", "done"})
 
+
 def _reflexive(tokens: Sequence[Token], k: int) -> bool:
     """自分で (by oneself) after another person is that person acting, not the writer."""
-    return tokens[k].lemma == "自分" and k + 1 < len(tokens) and tokens[k + 1].lemma in ("で", "から")
+    return (
+        tokens[k].lemma == "自分" and k + 1 < len(tokens) and tokens[k + 1].lemma in ("で", "から")
+    )
 
 
 _STATUS_RANK = {"active": 0, "lowered": 1, "negated": 2, "cancelled": 3}
@@ -636,16 +649,13 @@ _IDEATION = ("die", "vanish", "end_life")
 
 def _denied(by_concept: dict[str, list[ConceptHit]]) -> bool:
     """The writer said they do not want to die (死にたくはない, 死にたいわけじゃない)."""
-    return any(
-        "negated" in h.aspects for name in _IDEATION for h in by_concept.get(name, ())
-    )
+    return any("negated" in h.aspects for name in _IDEATION for h in by_concept.get(name, ()))
 
 
 def _bereaved(frame: Frame, chosen: Sequence[ConceptHit]) -> bool:
     """Another person's death told in the past (親友が自分で命を絶った)."""
     return frame.axis in ("active_ideation", "plan") and any(
-        h.concept in _IDEATION and "done" in h.aspects and "desire" not in h.aspects
-        for h in chosen
+        h.concept in _IDEATION and "done" in h.aspects and "desire" not in h.aspects for h in chosen
     )
 
 
@@ -682,11 +692,7 @@ def _satisfy(
         return None, tuple(negated) if missing_only_negated and negated else None
     if frame.any:
         extra = next(
-            (
-                h
-                for need in frame.any
-                if (h := _find(need, by_concept, None, chosen)) is not None
-            ),
+            (h for need in frame.any if (h := _find(need, by_concept, None, chosen)) is not None),
             None,
         )
         if extra is None:
@@ -731,7 +737,7 @@ def _compile(concept: str, text: str, tokenizer: Tokenizer) -> _Term | None:
     written = "".join("1" if p.startswith("#") else p for p in text.split())
     tokens = tokenizer.tokens(clean(written))
     view = canonical(tokens)
-    if len(view) == 1 and len(tokens) > 1 and not placeholders and tokens[-1].function:
+    if len(view) == 1 and len(tokens) > 1 and not placeholders and any(t.function for t in tokens):
         return _Term(concept, text, (), literal=_compact(fold(clean(written))))
     matches: list[_Match] = []
     content = False
@@ -749,4 +755,6 @@ def _compile(concept: str, text: str, tokenizer: Tokenizer) -> _Term | None:
 
 
 #: A term made only of these would match nearly every message (じゃあね reads で).
-_TOO_COMMON = frozenset({"で", "だ", "た", "て", "に", "の", "と", "ない", "か", "な", "や", "へ", "から", "まで"})
+_TOO_COMMON = frozenset(
+    {"で", "だ", "た", "て", "に", "の", "と", "ない", "か", "な", "や", "へ", "から", "まで"}
+)

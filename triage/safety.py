@@ -95,7 +95,9 @@ def assess(
 
 def _risk(found: Sequence[_Found]) -> Risk:
     lead = min(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
-    axes = [f.axis for f in sorted(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))]
+    axes = [
+        f.axis for f in sorted(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
+    ]
     return Risk(
         kind=lead.kind,
         danger_now=any(f.danger_now for f in found),
