@@ -669,10 +669,10 @@ def check(norm: Normalised) -> CrisisResult:
     signals = list(dict.fromkeys(active + lowered + cleared))
     if idiom:
         signals.append("idiom")
-        evidence.append(Evidence("crisis", "idiom", idiom.group(0), 0.0, "pattern"))
+        evidence.append(Evidence("crisis", "idiom", idiom.group(0), 0.0, "pattern", "idiom"))
     if distress:
         signals.append("distress")
-        evidence.append(Evidence("crisis", "distress", distress.group(0), 0.3, "pattern"))
+        evidence.append(Evidence("crisis", "distress", distress.group(0), 0.3, "pattern", "distress"))
     urgency: Urgency
     if active:
         urgency = "crisis"

@@ -149,11 +149,11 @@ class _Match:
     surface: str = ""
     minimum: int | None = None
 
-    def accepts(self, token: Token, lemma: str) -> bool:
+    def accepts(self, token: Token, lemma: str, folded: str) -> bool:
         if self.minimum is not None:
             value = number_of(token)
             return value is not None and value >= self.minimum
-        if lemma == self.lemma or fold(token.surface) == self.surface:
+        if lemma == self.lemma or folded == self.surface:
             return True
         # Kana spellings meet their kanji through the reading (ひも = 紐) — only where one side
         # wrote kana and Sudachi did not already read the kana as another word (いきたくない
@@ -375,6 +375,10 @@ class RiskModel:
     def __init__(self, data: RiskData, tokenizer: Tokenizer) -> None:
         self.data = data
         self.concepts: dict[str, Concept] = {c.id: c for c in data.concepts}
+        #: Each frame with the concepts of its `all` needs (one of each must be present).
+        self._needs = [
+            (frame, [frozenset(need.concepts) for need in frame.all]) for frame in data.frames
+        ]
         self._index: dict[str, list[_Term]] = {}
         self._numbered: list[_Term] = []
         self._literal: list[_Term] = []
@@ -395,13 +399,21 @@ class RiskModel:
                         self._index.setdefault(key, []).append(term)
 
     # --- finding concepts ------------------------------------------------------------------
-    def _candidates(self, token: Token, lemma: str) -> Iterable[_Term]:
-        seen: set[int] = set()
-        for key in (lemma, fold(token.surface), token.reading):
-            for term in self._index.get(key, ()):
-                if id(term) not in seen:
-                    seen.add(id(term))
-                    yield term
+    def _candidates(self, token: Token, lemma: str, folded: str) -> Iterable[_Term]:
+        index = self._index
+        by_lemma = index.get(lemma, ())
+        by_surface = index.get(folded, ()) if folded != lemma else ()
+        # A reading stands for a word only where the resident wrote kana (see _Match).
+        by_reading = index.get(token.reading, ()) if is_kana_only(token.surface) else ()
+        if by_surface or by_reading:
+            seen: set[int] = set()
+            for group in (by_lemma, by_surface, by_reading):
+                for term in group:
+                    if id(term) not in seen:
+                        seen.add(id(term))
+                        yield term
+        else:
+            yield from by_lemma
         if number_of(token) is not None:
             yield from self._numbered
 
@@ -411,9 +423,10 @@ class RiskModel:
         view = canonical(tokens)
         content = [i for i, _ in view]
         lemmas = [lemma for _, lemma in view]
+        folded = [fold(tokens[i].surface) for i in content]
         found: dict[tuple[str, int], ConceptHit] = {}
         for pos, i in enumerate(content):
-            for term in self._candidates(tokens[i], lemmas[pos]):
+            for term in self._candidates(tokens[i], lemmas[pos], folded[pos]):
                 n = len(term.matches)
                 if pos + n > len(content):
                     continue
@@ -421,7 +434,7 @@ class RiskModel:
                 if sentences[span[0]] != sentences[span[-1]]:
                     continue
                 if not all(
-                    m.accepts(tokens[k], lemmas[pos + j])
+                    m.accepts(tokens[k], lemmas[pos + j], folded[pos + j])
                     for j, (m, k) in enumerate(zip(term.matches, span, strict=True))
                 ):
                     continue
@@ -497,7 +510,11 @@ class RiskModel:
         for hit in hits:
             by_concept.setdefault(hit.concept, []).append(hit)
         frames: list[FrameHit] = []
-        for frame in self.data.frames:
+        present = by_concept.keys()
+        for frame, needs in self._needs:
+            # Most frames need a concept the message does not have: skip them at once.
+            if not all(any(c in present for c in need) for need in needs):
+                continue
             found = self._frame(frame, by_concept, tokens, sentences)
             if found is not None:
                 frames.append(found)
