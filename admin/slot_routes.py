@@ -16,10 +16,11 @@ from admin.case_routes import viewer
 from admin.context import AdminContext
 from admin.queries import cases as q
 from admin.queries import slots as sq
-from admin.templating import TOKYO, render
+from admin.templating import render
 from bot.actions import booking as booking_actions
 from bot.actions import cases as case_actions
 from knowledge.booking import load_booking_settings
+from knowledge.calendar import JST
 
 FLASH = {
     "blocked": "枠を止めました(予約済みの方はそのままです)。",
@@ -64,7 +65,7 @@ def router(ctx: AdminContext) -> APIRouter:
         service = request.query_params.get("service", "")
         if service not in names:
             service = next(iter(names))
-        today = ctx.clock().astimezone(TOKYO).date()
+        today = ctx.clock().astimezone(JST).date()
         try:
             start = date.fromisoformat(request.query_params.get("from", "")[:10])
         except ValueError:

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.labels import REPORTER_LABELS, STATUS_LABELS, URGENCY_LABELS, window_label
-from admin.templating import TOKYO
 from bot.models.core import Handoff, Message
+from knowledge.calendar import JST
 
 SERVICE_LABELS = {
     "consultation": "福祉総合相談",
@@ -49,7 +49,7 @@ class Table:
 
 
 def month_of(value: datetime) -> str:
-    return value.astimezone(TOKYO).strftime("%Y-%m")
+    return value.astimezone(JST).strftime("%Y-%m")
 
 
 def month_range(start: str, end: str) -> list[str]:
@@ -64,11 +64,11 @@ def month_range(start: str, end: str) -> list[str]:
 
 
 def bounds(start: str, end: str) -> tuple[datetime, datetime]:
-    lo = datetime.combine(date(int(start[:4]), int(start[5:7]), 1), time.min, tzinfo=TOKYO)
+    lo = datetime.combine(date(int(start[:4]), int(start[5:7]), 1), time.min, tzinfo=JST)
     y, m = int(end[:4]), int(end[5:7]) + 1
     if m > 12:
         y, m = y + 1, 1
-    hi = datetime.combine(date(y, m, 1), time.min, tzinfo=TOKYO)
+    hi = datetime.combine(date(y, m, 1), time.min, tzinfo=JST)
     return lo, hi
 
 

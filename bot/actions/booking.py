@@ -20,26 +20,19 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, assert_never
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import audit
-from bot.actions.outbox import enqueue_push
+from bot.actions.outbox import cancel_pending_keys, enqueue_push
 from bot.conversation import booking as dialogue
-from bot.conversation.booking import (
-    BookingView,
-    BookSlot,
-    CancelBooking,
-    RescheduleBooking,
-    SlotView,
-)
-from bot.db import Database
+from bot.conversation.booking import BookingView, SlotView
+from bot.conversation.effects import BookingEffect, BookSlot, CancelBooking, RescheduleBooking
+from bot.db import Database, insert_or_ignore, is_postgresql, skip_locked
 from bot.models.booking import Booking, BookingClosure, Reminder, Slot
-from bot.models.core import Handoff, Outbox, Resident
+from bot.models.core import OPEN_HANDOFF_STATUSES, Handoff, Resident
 from knowledge.booking import (
     BookingSettings,
     first_bookable_date,
@@ -51,12 +44,13 @@ from knowledge.calendar import JST, to_jst
 
 log = logging.getLogger(__name__)
 
+_SLOT: Table = Slot.__table__  # type: ignore[assignment]
+_CLOSURE: Table = BookingClosure.__table__  # type: ignore[assignment]
+
 Message = dict[str, Any]
 
 #: Unambiguous letters and digits for booking references (no 0/O, 1/I/L).
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-_OPEN_HANDOFF = ("new", "in_progress", "waiting_resident")
-_UNSENT_OUTBOX = ("pending",)
 REMINDER_KINDS = ("day_before", "morning_of")
 ALTERNATIVES = 5
 
@@ -99,10 +93,6 @@ class ClosureResult:
 
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def earliest_start(now: datetime, settings: BookingSettings | None = None) -> datetime:
@@ -168,7 +158,7 @@ def ensure_slots(session: Session, now: datetime, settings: BookingSettings | No
     settings = settings or load_booking_settings()
     closed = set(session.scalars(select(BookingClosure.day)).all())
     created = 0
-    insert = _insert(session)
+    postgres = is_postgresql(session)
     for service_id in settings.services:
         specs = [
             spec
@@ -190,10 +180,9 @@ def ensure_slots(session: Session, now: datetime, settings: BookingSettings | No
             for spec in specs
         ]
         stmt = (
-            insert(Slot)
+            insert_or_ignore(_SLOT, conflict=["service_id", "starts_at"], postgres=postgres)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=["service_id", "starts_at"])
-            .returning(Slot.id)
+            .returning(_SLOT.c.id)
         )
         created += len(session.execute(stmt).all())
     future = session.scalars(
@@ -338,7 +327,7 @@ def _summary_for(
     resident's open handoff to link the booking to."""
     handoff = session.scalar(
         select(Handoff)
-        .where(Handoff.resident_id == resident.id, Handoff.status.in_(_OPEN_HANDOFF))
+        .where(Handoff.resident_id == resident.id, Handoff.status.in_(OPEN_HANDOFF_STATUSES))
         .order_by(Handoff.created_at.desc(), Handoff.id.desc())
         .limit(1)
     )
@@ -395,7 +384,7 @@ def book(
     upcoming = [row for row in held if row.ends_at > now and row.id != replacing]
     if len(upcoming) >= dialogue.MAX_ACTIVE_BOOKINGS:
         return BookResult("too_many", service_id=slot.service_id)
-    serialised = session.get_bind().dialect.name == "sqlite"  # BEGIN IMMEDIATE: no twin can
+    serialised = not is_postgresql(session)  # SQLite's BEGIN IMMEDIATE: no twin can
     if not _take_seat(session, slot_id, now):  # commit between our first look and the CAS
         if not serialised:
             # On PostgreSQL the CAS may have waited for a twin tap's transaction: look again.
@@ -465,14 +454,10 @@ def _cancel_row(session: Session, booking: Booking, *, by: str, now: datetime) -
         .values(status="cancelled", lease_until=None)
         .execution_options(synchronize_session=False)
     )
-    session.execute(
-        update(Outbox)
-        .where(
-            Outbox.dedupe_key.in_([reminder_dedupe_key(booking.id, k) for k in REMINDER_KINDS]),
-            Outbox.status.in_(_UNSENT_OUTBOX),
-        )
-        .values(status="cancelled", last_error="booking cancelled")
-        .execution_options(synchronize_session=False)
+    cancel_pending_keys(
+        session,
+        [reminder_dedupe_key(booking.id, kind) for kind in REMINDER_KINDS],
+        reason="booking cancelled",
     )
     session.refresh(booking)
     return True
@@ -580,47 +565,49 @@ def reschedule(
 
 
 def apply_booking_effect(
-    session: Session, resident: Resident, effect: object, now: datetime
+    session: Session, resident: Resident, effect: BookingEffect, now: datetime
 ) -> list[Message]:
     """Carry out a booking effect of the dialogue and return the replies to send:
     the confirmation, or 「埋まってしまいました」 with the nearest alternatives, or nothing
     for a double-tapped button."""
-    if isinstance(effect, BookSlot):
-        result = book(
-            session,
-            resident=resident,
-            slot_id=effect.slot_id,
-            mode=effect.mode,
-            phone=effect.phone,
-            now=now,
-            request_key=effect.request_key,
-            summary=effect.summary,
-        )
-        return _answer(result)
-    if isinstance(effect, RescheduleBooking):
-        result = reschedule(
-            session,
-            resident=resident,
-            booking_id=effect.booking_id,
-            new_slot_id=effect.new_slot_id,
-            now=now,
-            request_key=effect.request_key,
-        )
-        return _answer(result, move=effect.booking_id, rescheduled=True)
-    if isinstance(effect, CancelBooking):
-        outcome = cancel(session, effect.booking_id, now=now, resident=resident)
-        if outcome.status == "not_found":
-            return dialogue.not_found_messages()
-        if outcome.status == "already" or outcome.booking is None:
-            return dialogue.already_cancelled_messages()
-        alternatives: list[SlotView] = []
-        if effect.offer_new:
-            view = outcome.booking
-            alternatives = nearest_alternatives(
-                session, view.service_id, view.starts_at, now=now, exclude=None
+    match effect:
+        case BookSlot():
+            result = book(
+                session,
+                resident=resident,
+                slot_id=effect.slot_id,
+                mode=effect.mode,
+                phone=effect.phone,
+                now=now,
+                request_key=effect.request_key,
+                summary=effect.summary,
             )
-        return dialogue.cancelled_messages(outcome.booking, alternatives)
-    raise TypeError(f"not a booking effect: {type(effect).__name__}")
+            return _answer(result)
+        case RescheduleBooking():
+            result = reschedule(
+                session,
+                resident=resident,
+                booking_id=effect.booking_id,
+                new_slot_id=effect.new_slot_id,
+                now=now,
+                request_key=effect.request_key,
+            )
+            return _answer(result, move=effect.booking_id, rescheduled=True)
+        case CancelBooking():
+            outcome = cancel(session, effect.booking_id, now=now, resident=resident)
+            if outcome.status == "not_found":
+                return dialogue.not_found_messages()
+            if outcome.status == "already" or outcome.booking is None:
+                return dialogue.already_cancelled_messages()
+            alternatives: list[SlotView] = []
+            if effect.offer_new:
+                view = outcome.booking
+                alternatives = nearest_alternatives(
+                    session, view.service_id, view.starts_at, now=now, exclude=None
+                )
+            return dialogue.cancelled_messages(outcome.booking, alternatives)
+        case _:
+            assert_never(effect)
 
 
 def _answer(
@@ -708,9 +695,10 @@ def claim_due_reminders(
             and_(Reminder.status == "claimed", Reminder.lease_until < now),
         ),
     )
-    chosen = select(Reminder.id).where(due).order_by(Reminder.due_at, Reminder.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
+    chosen = skip_locked(
+        select(Reminder.id).where(due).order_by(Reminder.due_at, Reminder.id).limit(limit),
+        postgres=is_postgresql(session),
+    )
     result = session.execute(
         update(Reminder)
         .where(Reminder.id.in_(chosen.scalar_subquery()), due)
@@ -947,11 +935,10 @@ def close_day(
 ) -> ClosureResult:
     """Close a JST day for bookings (now and when it enters the horizon later). Its active
     bookings are listed, and cancelled with a notice to each resident if asked."""
-    insert = _insert(session)
     session.execute(
-        insert(BookingClosure)
-        .values(day=day, created_by=staff_id, created_at=now)
-        .on_conflict_do_nothing(index_elements=["day"])
+        insert_or_ignore(_CLOSURE, conflict=["day"], postgres=is_postgresql(session)).values(
+            day=day, created_by=staff_id, created_at=now
+        )
     )
     start, end = _day_bounds(day)
     in_day = and_(Slot.starts_at >= start, Slot.starts_at < end)

@@ -13,21 +13,20 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import audit
-from bot.actions.outbox import enqueue_push
+from bot.actions.outbox import PRIORITY_STAFF, enqueue_push
 from bot.models.base import utcnow
-from bot.models.core import Handoff, Message, Outbox, Resident
+from bot.models.core import (
+    HANDOFF_STATUSES,
+    OPEN_HANDOFF_STATUSES,
+    STAFF_ACTIVE_HANDOFF_STATUSES,
+    Handoff,
+    Message,
+    Outbox,
+    Resident,
+)
 from bot.models.staff import CaseNote, StaffReply, StaffUser
 from knowledge.windows import WINDOW_IDS
 
-STATUSES: tuple[str, ...] = (
-    "new",
-    "in_progress",
-    "waiting_resident",
-    "connected",
-    "closed",
-    "back_to_bot",
-)
-OPEN_STATUSES: tuple[str, ...] = ("new", "in_progress", "waiting_resident", "connected")
 #: Allowed moves. `closed` and `back_to_bot` can be reopened by taking the case up again.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"in_progress", "closed", "back_to_bot"}),
@@ -37,11 +36,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "closed": frozenset({"in_progress"}),
     "back_to_bot": frozenset({"in_progress"}),
 }
-#: While a case is in one of these, the bot passes the resident's messages to staff.
-STAFF_ACTIVE_STATUSES = frozenset({"in_progress", "waiting_resident"})
 NOTE_MAX_LENGTH = 4000
 REPLY_MAX_LENGTH = 2000  # well under LINE's 5,000; a phone screen's worth
-STAFF_PRIORITY = 3
 
 #: Sent when staff hand the conversation back to the bot (やさしい日本語, ends with a next step).
 HAND_BACK_TEXT = (
@@ -68,7 +64,7 @@ def _handoff(session: Session, handoff_id: int) -> Handoff:
 def _set_staff_active(session: Session, handoff: Handoff) -> None:
     resident = session.get(Resident, handoff.resident_id)
     if resident is not None:
-        resident.staff_active = handoff.status in STAFF_ACTIVE_STATUSES
+        resident.staff_active = handoff.status in STAFF_ACTIVE_HANDOFF_STATUSES
 
 
 def claim(session: Session, *, handoff_id: int, staff_id: int, ip: str | None = None) -> bool:
@@ -80,7 +76,7 @@ def claim(session: Session, *, handoff_id: int, staff_id: int, ip: str | None = 
         .where(
             Handoff.id == handoff_id,
             Handoff.assigned_to.is_(None),
-            Handoff.status.in_(OPEN_STATUSES),
+            Handoff.status.in_(OPEN_HANDOFF_STATUSES),
         )
         .values(
             assigned_to=staff_id,
@@ -141,7 +137,7 @@ def set_status(
     session: Session, *, handoff_id: int, status: str, actor_id: int, ip: str | None = None
 ) -> Handoff:
     """Move a case along its life cycle (TRANSITIONS)."""
-    if status not in STATUSES:
+    if status not in HANDOFF_STATUSES:
         raise CaseError("bad_status")
     handoff = _handoff(session, handoff_id)
     old = handoff.status
@@ -156,7 +152,7 @@ def set_status(
         handoff.closed_at = now
     elif old == "closed":
         handoff.closed_at = None
-    if handoff.assigned_to is None and status in STAFF_ACTIVE_STATUSES:
+    if handoff.assigned_to is None and status in STAFF_ACTIVE_HANDOFF_STATUSES:
         handoff.assigned_to = actor_id
     _set_staff_active(session, handoff)
     audit.record(
@@ -196,7 +192,7 @@ def hand_back_to_bot(
                 messages=[{"type": "text", "text": HAND_BACK_TEXT}],
                 dedupe_key=f"handback:{handoff_id}:{_check_key(request_key)}",
                 origin="staff",
-                priority=STAFF_PRIORITY,
+                priority=PRIORITY_STAFF,
             )
             session.add(Message(resident_id=resident.id, direction="bot", text=HAND_BACK_TEXT))
     return handoff
@@ -306,7 +302,7 @@ def staff_reply(
         messages=[{"type": "text", "text": body}],
         dedupe_key=f"staff:{handoff_id}:{key}",
         origin="staff",
-        priority=STAFF_PRIORITY,
+        priority=PRIORITY_STAFF,
     )
     session.flush()
     reply = StaffReply(
@@ -408,7 +404,7 @@ def staff_book(
             messages=booked_messages(result.booking),
             dedupe_key=f"staff-booked:{result.booking.booking_id}",
             origin="staff",
-            priority=STAFF_PRIORITY,
+            priority=PRIORITY_STAFF,
         )
     return result.status
 
@@ -461,6 +457,6 @@ def staff_move(
                 messages=booked_messages(result.booking, rescheduled=True),
                 dedupe_key=f"staff-moved:{result.booking.booking_id}",
                 origin="staff",
-                priority=STAFF_PRIORITY,
+                priority=PRIORITY_STAFF,
             )
     return result.status

@@ -38,6 +38,7 @@ import yaml
 from bot.conversation import messages as m
 from bot.conversation import postback as pb
 from bot.conversation import texts as conversation_texts
+from bot.conversation.effects import BookingEffect, BookSlot, CancelBooking, RescheduleBooking
 from bot.conversation.phone import normalise_phone
 from knowledge.booking import (
     BookableService,
@@ -109,35 +110,7 @@ class BookingPort(Protocol):
         ...
 
 
-# ----------------------------------------------------------------------------- effects
-
-
-@dataclass(frozen=True, slots=True)
-class BookSlot:
-    slot_id: int
-    mode: str
-    phone: str | None
-    #: Unique per confirm button: the same button tapped twice is one booking.
-    request_key: str
-    #: The triage summary to hand to the 相談員; stored only with consent on record.
-    summary: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CancelBooking:
-    booking_id: int
-    #: Offer new times after cancelling (the reminder's 「行けなくなった」 and the list do).
-    offer_new: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class RescheduleBooking:
-    booking_id: int
-    new_slot_id: int
-    request_key: str
-
-
-BookingEffect = BookSlot | CancelBooking | RescheduleBooking
+# ----------------------------------------------------------------------------- turns
 
 
 @dataclass(frozen=True)
@@ -868,11 +841,10 @@ def book_action(window: Window, ctx: Context) -> Message | None:
 def _as_step(state: State, turn: BookingTurn) -> Step:
     from bot.conversation.machine import Step
 
-    effects: Any = turn.effects  # booking effects travel beside the conversation's own
     return Step(
         state.evolve(phase="idle", booking=dict(turn.state or {})),
         list(turn.messages),
-        effects,
+        turn.effects,
     )
 
 

@@ -247,15 +247,13 @@ class InboxWorker:
             return None
         try:
             with session.begin_nested():
-                unhandled = apply_step(session, event, outcome, now=now)
+                apply_step(session, event, outcome, now=now)
         except LeaseLost:
             self._log_applied(event, outcome, set())
             return None
         except Exception as error:
             self._failed(session, event, error)
             return None
-        if unhandled:
-            log.warning("inbox %d: effects not handled: %s", event.id, ",".join(unhandled))
         return outcome
 
     @staticmethod
