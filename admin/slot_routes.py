@@ -19,6 +19,7 @@ from admin.queries import slots as sq
 from admin.templating import render
 from bot.actions import booking as booking_actions
 from bot.actions import cases as case_actions
+from bot.actions import slots as slot_actions
 from knowledge.booking import load_booking_settings
 from knowledge.calendar import JST
 
@@ -110,7 +111,7 @@ def router(ctx: AdminContext) -> APIRouter:
     ) -> Response:
         staff = acting(request, csrf_token)
         with ctx.database.write() as session:
-            done = booking_actions.set_slot_blocked(
+            done = slot_actions.set_slot_blocked(
                 session, slot_id, blocked == "1", staff_id=staff.user_id
             )
         return back(request, ("blocked" if blocked == "1" else "reopened") if done else "not_found")
@@ -123,7 +124,7 @@ def router(ctx: AdminContext) -> APIRouter:
         if not 0 <= capacity <= 1000:
             return back(request, "capacity_refused")
         with ctx.database.write() as session:
-            done = booking_actions.set_slot_capacity(
+            done = slot_actions.set_slot_capacity(
                 session, slot_id, capacity, staff_id=staff.user_id
             )
         return back(request, "capacity" if done else "capacity_refused")
@@ -141,7 +142,7 @@ def router(ctx: AdminContext) -> APIRouter:
         except ValueError:
             return back(request, "not_found")
         with ctx.database.write() as session:
-            booking_actions.close_day(
+            slot_actions.close_day(
                 session,
                 which,
                 staff_id=staff.user_id,
@@ -199,7 +200,7 @@ def router(ctx: AdminContext) -> APIRouter:
         booking_rights(staff, booking_id)
         with ctx.database.write() as session:
             result = booking_actions.staff_cancel(
-                session, booking_id, staff_id=staff.user_id, now=ctx.clock()
+                session, booking_id, staff_id=staff.user_id, now=ctx.clock(), ip=client_ip(request)
             )
         return back(request, "cancelled" if result.status == "cancelled" else "not_found")
 

@@ -216,6 +216,13 @@ def first_bookable_date(now: datetime, settings: BookingSettings) -> date:
     return day
 
 
+def earliest_start(now: datetime, settings: BookingSettings | None = None) -> datetime:
+    """No slot starting before this may be booked: the minimum notice, and never the past."""
+    settings = settings or load_booking_settings()
+    first_day = first_bookable_date(now, settings)
+    return max(now, datetime.combine(first_day, time(0), tzinfo=JST).astimezone(UTC))
+
+
 def last_bookable_date(now: datetime, settings: BookingSettings) -> date:
     """Latest date with slots: today in JST plus the horizon."""
     return to_jst(now).date() + timedelta(days=settings.horizon_days)

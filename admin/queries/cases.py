@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, tru
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
+from bot.models.booking import Booking, Slot
 from bot.models.core import (
     HANDOFF_STATUSES,
     OPEN_HANDOFF_STATUSES,
@@ -455,10 +456,6 @@ def _history(
 
 
 def _bookings(session: Session, resident_id: int) -> list[dict[str, Any]]:
-    try:
-        from bot.models.booking import Booking, Slot
-    except ImportError:  # the booking layer is not installed
-        return []
     rows = session.execute(
         select(Booking, Slot)
         .join(Slot, Slot.id == Booking.slot_id)
@@ -472,7 +469,7 @@ def _bookings(session: Session, resident_id: int) -> list[dict[str, Any]]:
             "service_id": s.service_id,
             "starts_at": s.starts_at,
             "mode": b.mode,
-            "status": getattr(b, "status", ""),
+            "status": b.status,
         }
         for b, s in rows
     ]

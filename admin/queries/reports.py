@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.labels import REPORTER_LABELS, STATUS_LABELS, URGENCY_LABELS, window_label
+from bot.models.booking import Booking, Slot
 from bot.models.core import Handoff, Message
 from knowledge.calendar import JST
 
@@ -204,10 +205,6 @@ def crisis(session: Session, lo: datetime, hi: datetime, months: list[str]) -> l
 
 
 def bookings(session: Session, lo: datetime, hi: datetime, months: list[str]) -> list[Table]:
-    try:
-        from bot.models.booking import Booking, Slot
-    except ImportError:
-        return []
     rows = session.execute(
         select(Slot.starts_at, Slot.service_id, Booking.status)
         .join(Slot, Slot.id == Booking.slot_id)

@@ -12,9 +12,12 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from bot.actions import audit
+from bot.actions import audit, booking
+from bot.actions.booking import Actor
 from bot.actions.outbox import PRIORITY_STAFF, enqueue_push
+from bot.conversation.booking import booked_messages
 from bot.models.base import utcnow
+from bot.models.booking import Booking
 from bot.models.core import (
     HANDOFF_STATUSES,
     OPEN_HANDOFF_STATUSES,
@@ -373,9 +376,6 @@ def staff_book(
     """Book a slot for a case's resident from the slots screen; the resident is told on
     LINE. Returns the booking action's status (booked | duplicate | already | full |
     too_many)."""
-    from bot.actions import booking
-    from bot.conversation.booking import booked_messages
-
     handoff = _handoff(session, handoff_id)
     resident = session.get(Resident, handoff.resident_id)
     if resident is None or not resident.following or resident.erased_at is not None:
@@ -393,8 +393,7 @@ def staff_book(
         phone=phone,
         now=now,
         request_key=f"staff-{_check_key(request_key)}",
-        actor_type="staff",
-        actor_id=actor_id,
+        actor=Actor.staff(actor_id, ip),
     )
     if result.status == "booked" and result.booking is not None:
         enqueue_push(
@@ -419,44 +418,24 @@ def staff_move(
     request_key: str,
     ip: str | None = None,
 ) -> str:
-    """Move a booking to another slot (both or neither); the resident is told on LINE."""
-    from bot.actions import booking
-    from bot.conversation.booking import booked_messages
-    from bot.models.booking import Booking
-
+    """Staff move a booking to another slot (both or neither); the resident is told on
+    LINE. The one staff move: bot.actions.booking.move with the staff member as the actor
+    (the old booking says cancelled_by="staff"; the audit names the staff member)."""
+    key = f"staff-{_check_key(request_key)}"
     row = session.get(Booking, booking_id)
     if row is None:
         raise CaseError("not_found")
     resident = session.get(Resident, row.resident_id)
     if resident is None:
         raise CaseError("not_found")
-    result = booking.reschedule(
+    result = booking.move(
         session,
         resident=resident,
         booking_id=booking_id,
         new_slot_id=new_slot_id,
         now=now,
-        request_key=f"staff-{_check_key(request_key)}",
+        request_key=key,
+        actor=Actor.staff(actor_id, ip),
+        notify=True,
     )
-    if result.status == "booked" and result.booking is not None:
-        audit.record(
-            session,
-            actor_type="staff",
-            actor_id=actor_id,
-            action="booking.move",
-            target_type="booking",
-            target_id=booking_id,
-            detail={"new_booking_id": result.booking.booking_id, "slot_id": new_slot_id},
-            ip=ip,
-        )
-        if resident.following and resident.erased_at is None:
-            enqueue_push(
-                session,
-                resident_id=resident.id,
-                line_user_id=resident.line_user_id,
-                messages=booked_messages(result.booking, rescheduled=True),
-                dedupe_key=f"staff-moved:{result.booking.booking_id}",
-                origin="staff",
-                priority=PRIORITY_STAFF,
-            )
     return result.status

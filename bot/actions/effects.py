@@ -14,7 +14,11 @@ from typing import Any, assert_never
 from sqlalchemy.orm import Session
 
 from bot.actions import booking, handoffs, residents
+from bot.actions.booking import BookResult
+from bot.conversation import booking as dialogue
+from bot.conversation.booking import SlotView
 from bot.conversation.effects import (
+    BookingEffect,
     BookSlot,
     CancelBooking,
     CancelPending,
@@ -28,6 +32,7 @@ from bot.conversation.effects import (
     WithdrawConsent,
 )
 from bot.models.core import Resident
+from bot.queries.booking import nearest_alternatives
 
 Json = dict[str, Any]
 
@@ -78,7 +83,71 @@ def apply_effect(
             residents.cancel_pending(session, resident)
             residents.cancel_reminders(session, resident)
         case BookSlot() | CancelBooking() | RescheduleBooking():
-            return booking.apply_booking_effect(session, resident, effect, context.now)
+            return apply_booking_effect(session, resident, effect, context.now)
         case _:
             assert_never(effect)
     return []
+
+
+def apply_booking_effect(
+    session: Session, resident: Resident, effect: BookingEffect, now: datetime
+) -> list[Json]:
+    """Carry out a booking effect of the dialogue and return the replies to send:
+    the confirmation, or 「埋まってしまいました」 with the nearest alternatives, or nothing
+    for a double-tapped button."""
+    match effect:
+        case BookSlot():
+            result = booking.book(
+                session,
+                resident=resident,
+                slot_id=effect.slot_id,
+                mode=effect.mode,
+                phone=effect.phone,
+                now=now,
+                request_key=effect.request_key,
+                summary=effect.summary,
+            )
+            return _booking_answer(result)
+        case RescheduleBooking():
+            result = booking.move(
+                session,
+                resident=resident,
+                booking_id=effect.booking_id,
+                new_slot_id=effect.new_slot_id,
+                now=now,
+                request_key=effect.request_key,
+            )
+            return _booking_answer(result, move=effect.booking_id, rescheduled=True)
+        case CancelBooking():
+            outcome = booking.cancel(session, effect.booking_id, now=now, resident=resident)
+            if outcome.status == "not_found":
+                return dialogue.not_found_messages()
+            if outcome.status == "already" or outcome.booking is None:
+                return dialogue.already_cancelled_messages()
+            alternatives: list[SlotView] = []
+            if effect.offer_new:
+                view = outcome.booking
+                alternatives = nearest_alternatives(
+                    session, view.service_id, view.starts_at, now=now
+                )
+            return dialogue.cancelled_messages(outcome.booking, alternatives)
+        case _:
+            assert_never(effect)
+
+
+def _booking_answer(
+    result: BookResult, *, move: int | None = None, rescheduled: bool = False
+) -> list[Json]:
+    if result.status == "booked" and result.booking is not None:
+        return dialogue.booked_messages(
+            result.booking, rescheduled=rescheduled, reminders=result.reminders
+        )
+    if result.status == "duplicate":
+        return []  # the same button again: the first tap already answered
+    if result.status == "already" and result.booking is not None:
+        return dialogue.already_booked_messages(result.booking)
+    if result.status == "too_many":
+        return dialogue.too_many_messages()
+    if result.status == "not_found":
+        return dialogue.not_found_messages()
+    return dialogue.full_messages(result.service_id or "consultation", result.alternatives, move)

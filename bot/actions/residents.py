@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.actions import audit, outbox
+from bot.actions import audit, booking, outbox, reminders
 from bot.conversation.effects import ConsentRecord
 from bot.models.core import Handoff, InboxEvent, Message, Outbox, Resident
 
@@ -68,9 +68,7 @@ def cancel_pending(session: Session, resident: Resident) -> int:
 
 def cancel_reminders(session: Session, resident: Resident) -> int:
     """Cancel the reminders of the resident's bookings (bookings themselves stay)."""
-    from bot.actions.booking import on_unfollow
-
-    return on_unfollow(session, resident.id)
+    return reminders.cancel_for_resident(session, resident.id)
 
 
 def give_consent(session: Session, resident: Resident, record: ConsentRecord) -> None:
@@ -155,9 +153,7 @@ def erase(
     )
     _clear_consent(resident)
     cancelled = cancel_pending(session, resident)
-    from bot.actions.booking import on_erase
-
-    bookings_cancelled = on_erase(session, resident.id, now=now)
+    bookings_cancelled = booking.erase_for_resident(session, resident.id, now=now)
     resident.erased_at = now
     audit.record(
         session,

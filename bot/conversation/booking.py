@@ -3,7 +3,7 @@
 Pure: no database, no clock, no network. What the dialogue must know from the database
 (free slots, the resident's bookings) it asks the `BookingPort` in `Context.booking`; what
 it wants done (book, cancel, move) it returns as effects, which
-`bot.actions.booking.apply_booking_effect` carries out in the worker's transaction and
+`bot.actions.effects.apply_booking_effect` carries out in the worker's transaction and
 answers (the confirmation, or 「埋まってしまいました」 with the nearest alternatives).
 
 Everything a confirm button needs travels in its postback data (slot, mode, phone and a
@@ -90,7 +90,7 @@ class BookingView:
 
 
 class BookingPort(Protocol):
-    """What the dialogue reads from the database (bot.actions.booking.DbBookingPort)."""
+    """What the dialogue reads from the database (bot.queries.booking.DbBookingPort)."""
 
     def can_book(self, window_id: str) -> bool:
         """Whether residents book this window in the chat (a bookable service covers it)."""
@@ -729,7 +729,7 @@ _POSTBACKS = {
 
 
 # ----------------------------------------------------------------------------- answers to effects
-# Built here (pure) so all booking wording stays beside the dialogue; bot.actions.booking
+# Built here (pure) so all booking wording stays beside the dialogue; bot.actions.effects
 # calls them with what the database returned.
 
 

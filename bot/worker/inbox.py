@@ -331,7 +331,7 @@ class InboxWorker:
         """The booking dialogue's read access (only for the real conversation)."""
         if self._conversation is not None and not hasattr(self._conversation, "BookingPort"):
             return None
-        from bot.actions.booking import DbBookingPort
+        from bot.queries.booking import DbBookingPort
 
         return DbBookingPort(self.database, now, line_user_id)
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.actions.booking import earliest_start, reminder_times
 from bot.conversation.booking import short_when, when_text
-from knowledge.booking import first_bookable_date, load_booking_settings
+from knowledge.booking import earliest_start, first_bookable_date, load_booking_settings
 from knowledge.calendar import JST
+from knowledge.reminders import reminders_for
 
 instants = st.datetimes(
     min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
@@ -33,7 +33,7 @@ def test_reminders_fall_on_the_tokyo_day_before_and_the_morning_of(
 ) -> None:
     settings = load_booking_settings()
     now = starts - timedelta(days=days_ahead)
-    planned = dict(reminder_times(starts, mode, now=now))
+    planned = {r.kind: r.due_at for r in reminders_for(starts, mode, settings, now=now)}
     day = starts.astimezone(JST).date()
     day_before = datetime.combine(day - timedelta(days=1), settings.reminder_day_before, JST)
     morning = datetime.combine(day, settings.reminder_morning_of, JST)
