@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session
 from admin.labels import REPORTER_LABELS, STATUS_LABELS, URGENCY_LABELS, window_label
 from bot.models.booking import Booking, Slot
 from bot.models.core import Handoff, Message
+from knowledge.booking import load_booking_settings
 from knowledge.calendar import JST
 
-SERVICE_LABELS = {
-    "consultation": "福祉総合相談",
-    "ibasho": "居場所",
-    "family_gathering": "家族の集い",
-}
+
+def service_label(service_id: str) -> str:
+    """A bookable service's name on staff pages (knowledge/data/booking.yaml short_name)."""
+    service = load_booking_settings().services.get(service_id)
+    return service.short_name if service is not None else service_id
 
 
 @dataclass
@@ -215,7 +216,7 @@ def bookings(session: Session, lo: datetime, hi: datetime, months: list[str]) ->
         per[(month_of(starts_at), service_id)][status] += 1
         per[(month_of(starts_at), service_id)]["total"] += 1
     table_rows = [
-        [m, SERVICE_LABELS.get(s, s), c["total"], c["active"], c["attended"], c["no_show"],
+        [m, service_label(s), c["total"], c["active"], c["attended"], c["no_show"],
          c["cancelled"]]
         for (m, s), c in sorted(per.items())
     ]  # fmt: skip

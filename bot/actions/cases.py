@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot.actions import audit, booking
 from bot.actions.booking import Actor
 from bot.actions.outbox import PRIORITY_STAFF, enqueue_push
+from bot.conversation import texts
 from bot.conversation.booking import booked_messages
 from bot.models.base import utcnow
 from bot.models.booking import Booking
@@ -41,12 +42,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 NOTE_MAX_LENGTH = 4000
 REPLY_MAX_LENGTH = 2000  # well under LINE's 5,000; a phone screen's worth
-
-#: Sent when staff hand the conversation back to the bot (やさしい日本語, ends with a next step).
-HAND_BACK_TEXT = (
-    "担当の職員との やりとりは ここで いったん 終わります。\n"
-    "また こまったときは、いつでも ここに 書いてください。"
-)
 
 
 class CaseError(ValueError):
@@ -188,16 +183,18 @@ def hand_back_to_bot(
     if resident is not None:
         resident.staff_active = False
         if resident.following and resident.erased_at is None:
+            # Sent when staff hand the conversation back (やさしい日本語, ends with a next step).
+            hand_back = texts.text("staff.hand_back")
             enqueue_push(
                 session,
                 resident_id=resident.id,
                 line_user_id=resident.line_user_id,
-                messages=[{"type": "text", "text": HAND_BACK_TEXT}],
+                messages=[{"type": "text", "text": hand_back}],
                 dedupe_key=f"handback:{handoff_id}:{_check_key(request_key)}",
                 origin="staff",
                 priority=PRIORITY_STAFF,
             )
-            session.add(Message(resident_id=resident.id, direction="bot", text=HAND_BACK_TEXT))
+            session.add(Message(resident_id=resident.id, direction="bot", text=hand_back))
     return handoff
 
 

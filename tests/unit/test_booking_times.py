@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.conversation.booking import short_when, when_text
+from bot.conversation.timefmt import short_when, slot_when
 from knowledge.booking import earliest_start, first_bookable_date, load_booking_settings
 from knowledge.calendar import JST
 from knowledge.reminders import reminders_for
@@ -21,7 +21,7 @@ instants = st.datetimes(
 @given(instants)
 def test_shown_date_and_time_are_tokyo_wall_clock(at: datetime) -> None:
     local = at + timedelta(hours=9)  # Japan has no daylight saving time
-    shown = when_text(at)
+    shown = slot_when(at)
     assert shown.startswith(f"{local.month}月{local.day}日（")
     assert shown.endswith(f"）{local.hour}:{local.minute:02d}")
     assert short_when(at).startswith(f"{local.month}/{local.day}（")
