@@ -7,7 +7,6 @@ The app mounts it with `admin.mount(app, settings, database=...)` and calls
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -35,7 +34,7 @@ def mount(
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from admin import audit_routes, auth, case_routes, report_routes, user_routes
+    from admin import audit_routes, auth, case_routes, report_routes, slot_routes, user_routes
     from admin.security import AdminShieldMiddleware
     from admin.templating import render
 
@@ -46,14 +45,8 @@ def mount(
     app.add_middleware(AdminShieldMiddleware, hsts=settings.environment == "production")
     static = str(__import__("pathlib").Path(__file__).with_name("static"))
     app.mount("/admin/static", StaticFiles(directory=static), name="admin-static")
-    for module in (auth, case_routes, report_routes, audit_routes, user_routes):
+    for module in (auth, case_routes, report_routes, audit_routes, user_routes, slot_routes):
         app.include_router(module.router(ctx), include_in_schema=False)
-    try:
-        slot_routes = importlib.import_module("admin.slot_routes")
-    except ImportError:  # the booking layer is not there yet
-        slot_routes = None
-    if slot_routes is not None:
-        app.include_router(slot_routes.router(ctx), include_in_schema=False)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         return auth.login_redirect(request)

@@ -25,6 +25,7 @@ from admin.queries import cases as q
 from admin.queries.staff import active_users
 from admin.templating import render
 from bot.actions import cases as case_actions
+from bot.models.core import HANDOFF_STATUSES
 from knowledge.windows import WINDOW_IDS
 
 NOT_FOUND = "この相談は見つかりません。"
@@ -189,7 +190,7 @@ def router(ctx: AdminContext) -> APIRouter:
                 "users": users,
                 "transitions": [
                     s
-                    for s in case_actions.STATUSES
+                    for s in HANDOFF_STATUSES
                     if s in case_actions.TRANSITIONS.get(detail.handoff.status, ())
                 ],
                 "phrases": canned_phrases(),

@@ -13,14 +13,15 @@ from admin.charts import bar_chart
 from admin.context import AdminContext
 from admin.csvexport import csv_response
 from admin.queries import reports as rq
-from admin.templating import TOKYO, render
+from admin.templating import render
 from bot.actions import cases as case_actions
+from knowledge.calendar import JST
 
 MONTH = re.compile(r"^(19|20)\d\d-(0[1-9]|1[0-2])$")
 
 
 def _period(request: Request, now: datetime) -> tuple[str, str]:
-    today = now.astimezone(TOKYO)
+    today = now.astimezone(JST)
     end = f"{today.year:04d}-{today.month:02d}"
     year, month = today.year, today.month - 11
     if month < 1:

@@ -16,10 +16,12 @@ from admin.case_routes import viewer
 from admin.context import AdminContext
 from admin.queries import cases as q
 from admin.queries import slots as sq
-from admin.templating import TOKYO, render
+from admin.templating import render
 from bot.actions import booking as booking_actions
 from bot.actions import cases as case_actions
+from bot.actions import slots as slot_actions
 from knowledge.booking import load_booking_settings
+from knowledge.calendar import JST
 
 FLASH = {
     "blocked": "枠を止めました(予約済みの方はそのままです)。",
@@ -64,7 +66,7 @@ def router(ctx: AdminContext) -> APIRouter:
         service = request.query_params.get("service", "")
         if service not in names:
             service = next(iter(names))
-        today = ctx.clock().astimezone(TOKYO).date()
+        today = ctx.clock().astimezone(JST).date()
         try:
             start = date.fromisoformat(request.query_params.get("from", "")[:10])
         except ValueError:
@@ -109,7 +111,7 @@ def router(ctx: AdminContext) -> APIRouter:
     ) -> Response:
         staff = acting(request, csrf_token)
         with ctx.database.write() as session:
-            done = booking_actions.set_slot_blocked(
+            done = slot_actions.set_slot_blocked(
                 session, slot_id, blocked == "1", staff_id=staff.user_id
             )
         return back(request, ("blocked" if blocked == "1" else "reopened") if done else "not_found")
@@ -122,7 +124,7 @@ def router(ctx: AdminContext) -> APIRouter:
         if not 0 <= capacity <= 1000:
             return back(request, "capacity_refused")
         with ctx.database.write() as session:
-            done = booking_actions.set_slot_capacity(
+            done = slot_actions.set_slot_capacity(
                 session, slot_id, capacity, staff_id=staff.user_id
             )
         return back(request, "capacity" if done else "capacity_refused")
@@ -140,7 +142,7 @@ def router(ctx: AdminContext) -> APIRouter:
         except ValueError:
             return back(request, "not_found")
         with ctx.database.write() as session:
-            booking_actions.close_day(
+            slot_actions.close_day(
                 session,
                 which,
                 staff_id=staff.user_id,
@@ -198,7 +200,7 @@ def router(ctx: AdminContext) -> APIRouter:
         booking_rights(staff, booking_id)
         with ctx.database.write() as session:
             result = booking_actions.staff_cancel(
-                session, booking_id, staff_id=staff.user_id, now=ctx.clock()
+                session, booking_id, staff_id=staff.user_id, now=ctx.clock(), ip=client_ip(request)
             )
         return back(request, "cancelled" if result.status == "cancelled" else "not_found")
 

@@ -10,21 +10,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
 from admin import labels
+from knowledge.calendar import JST
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 TEMPLATES = Path(__file__).with_name("templates")
 
 
 def jst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
-    return value.astimezone(TOKYO).strftime(fmt)
+    return value.astimezone(JST).strftime(fmt)
 
 
 def duration(value: timedelta | None) -> str:

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from bot.actions import booking as actions
-from bot.actions import residents
-from bot.conversation.booking import BookSlot
+from bot.actions import residents, slots
+from bot.actions.effects import apply_booking_effect
+from bot.conversation.effects import BookSlot
 from bot.db import Database, create_scratch_postgres, drop_scratch_postgres
 from bot.migrate import upgrade
 from bot.models.booking import Booking, Slot
@@ -95,7 +95,7 @@ def run_bookings(db: Database, jobs: list[tuple[int, int]], threads: int) -> Run
                 with db.write() as session:
                     resident = session.get_one(Resident, resident_id)
                     effect = BookSlot(slot_id, "visit", None, uuid.uuid4().hex)
-                    answer = actions.apply_booking_effect(session, resident, effect, NOW)
+                    answer = apply_booking_effect(session, resident, effect, NOW)
                 said = answer[0].get("text", "") if answer else ""
                 key = (
                     "booked"
@@ -132,7 +132,7 @@ def throughput(
     db: Database, residents_count: int, slots_count: int, capacity: int, threads: int
 ) -> None:
     with db.write() as session:
-        actions.ensure_slots(session, NOW)
+        slots.ensure_slots(session, NOW)
         slot_ids = list(
             session.scalars(
                 select(Slot.id)
@@ -161,7 +161,7 @@ def throughput(
 
 def race(db: Database, racers: int, capacity: int) -> None:
     with db.write() as session:
-        actions.ensure_slots(session, NOW)
+        slots.ensure_slots(session, NOW)
         slot_id = session.scalar(
             select(Slot.id)
             .where(Slot.service_id == "family_gathering")

@@ -20,8 +20,10 @@ from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 try:
     import fcntl
@@ -41,6 +43,29 @@ def normalise_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+# --- the few places SQLite and PostgreSQL differ (everything else is one SQL) ----------------
+
+
+def is_postgresql(bind: Session | Connection | Engine) -> bool:
+    """Whether this session, connection or engine talks to PostgreSQL (else SQLite)."""
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    return bind.dialect.name == "postgresql"
+
+
+def insert_or_ignore(table: Table, *, conflict: list[str], postgres: bool) -> Insert:
+    """INSERT … ON CONFLICT (`conflict`) DO NOTHING: both dialects spell it alike, but each
+    needs its own construct. Hot statements are built once per dialect with this."""
+    dialect_insert = postgresql.insert if postgres else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=conflict)
+
+
+def skip_locked(query: Select[Any], *, postgres: bool) -> Select[Any]:
+    """Rows chosen for a claim: on PostgreSQL locked FOR UPDATE SKIP LOCKED, so two claimers
+    never take the same row; SQLite needs nothing, its BEGIN IMMEDIATE serialises writers."""
+    return query.with_for_update(skip_locked=True) if postgres else query
 
 
 def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:

@@ -28,14 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.conversation import postback
+from bot.conversation import postback, texts
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
 WIDTH = 2500
 HEIGHT = 843
-CHAT_BAR_TEXT = "メニュー"
 NAME = "marugoto-main"
 #: LINE's limits for the rich menu image (bytes) and the chat bar text (characters).
 IMAGE_MAX_BYTES = 1024 * 1024
@@ -46,20 +45,24 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @dataclass(frozen=True)
 class MenuItem:
     key: str
-    label: str
     data: str
     #: Which row (0 top, 1 bottom) and column of that row the area takes.
     row: int
     column: int
 
+    @property
+    def label(self) -> str:
+        """The words on the button (the text store's labels.richmenu_<key>)."""
+        return texts.label(f"richmenu_{self.key}")
+
 
 #: The areas, built from the conversation's own postback encoding (bot.conversation.postback).
 ITEMS: tuple[MenuItem, ...] = (
-    MenuItem("consult", "相談する", postback.encode("menu"), 0, 0),
-    MenuItem("book", "予約する", postback.encode("book"), 0, 1),
-    MenuItem("ibasho", "居場所", postback.encode("ibasho"), 0, 2),
-    MenuItem("bookings", "予約の確認", postback.encode("book", o="list"), 1, 0),
-    MenuItem("erase", "削除", postback.encode("erase", v="ask"), 1, 1),
+    MenuItem("consult", postback.encode("menu"), 0, 0),
+    MenuItem("book", postback.encode("book"), 0, 1),
+    MenuItem("ibasho", postback.encode("ibasho"), 0, 2),
+    MenuItem("bookings", postback.encode("book", o="list"), 1, 0),
+    MenuItem("erase", postback.encode("erase", v="ask"), 1, 1),
 )
 
 
@@ -89,7 +92,7 @@ def definition() -> dict[str, Any]:
         "size": {"width": WIDTH, "height": HEIGHT},
         "selected": True,  # shown open when the chat is opened
         "name": NAME,
-        "chatBarText": CHAT_BAR_TEXT,
+        "chatBarText": texts.label("richmenu_chat_bar"),
         "areas": [
             {
                 "bounds": bounds(item),

@@ -21,7 +21,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.actions import booking, retention
+from bot.actions import reminders, retention, slots
 from bot.actions.staff import LoginPolicy, purge_stale
 from bot.db import Database
 from bot.models.base import utcnow
@@ -48,7 +48,7 @@ def fill_horizon(db: Database, now: datetime | None = None) -> int:
     """Create the slots that should exist now (idempotent). Returns how many were new."""
     now = now or utcnow()
     with db.write() as session:
-        created = booking.ensure_slots(session, now)
+        created = slots.ensure_slots(session, now)
     if created:
         log.info("slots created count=%s", created)
     return created
@@ -62,13 +62,13 @@ def send_due_reminders(
     now = now or utcnow()
     token = str(uuid.uuid4())
     with db.write() as session:
-        claimed = booking.claim_due_reminders(
+        claimed = reminders.claim_due_reminders(
             session, now=now, token=token, lease=REMINDER_LEASE, limit=limit
         )
     counts = {"sent": 0, "skipped": 0, "lost": 0}
     for reminder_id in claimed:
         with db.write() as session:
-            outcome = booking.dispatch_reminder(session, reminder_id, token=token, now=now)
+            outcome = reminders.dispatch_reminder(session, reminder_id, token=token, now=now)
         counts[outcome] += 1
     if claimed:
         log.info(

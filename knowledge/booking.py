@@ -36,6 +36,8 @@ SERVICE_IDS = ("consultation", "ibasho", "family_gathering")
 PATTERNS = frozenset({"opening_hours", "monthly"})
 MODES = frozenset({"visit", "phone"})  # 来所, 電話
 RESERVATIONS = frozenset({"always", "first_visit"})
+#: LINE's limit for a button label.
+LABEL_MAX = 20
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
@@ -50,8 +52,12 @@ class BookableService:
 
     id: str
     window_id: str
+    #: The full name residents read in the booking dialogue (from the seeds).
     name: str
+    #: The name on staff pages and reports.
     short_name: str
+    #: The resident's button (at most LABEL_MAX characters, LINE's limit).
+    label: str
     pattern: str
     covers: tuple[str, ...]
     modes: tuple[str, ...]
@@ -106,7 +112,7 @@ class SlotSpec:
 
 def _service(entry: Entry) -> BookableService:
     entry.check_keys(
-        {"id", "window_id", "name", "short_name", "pattern", "covers", "modes"}
+        {"id", "window_id", "name", "short_name", "label", "pattern", "covers", "modes"}
         | {"reservation", "week_of_month", "weekday", "start", "end", "capacity", "start_source"}
     )
     service_id = entry.text("id")
@@ -126,12 +132,14 @@ def _service(entry: Entry) -> BookableService:
     reservation = entry.text("reservation")
     if reservation not in RESERVATIONS:
         raise entry.fail(f"reservation {reservation!r} is not one of {sorted(RESERVATIONS)}")
-    name, short_name = entry.text("name"), entry.text("short_name")
+    name, short_name, label = entry.text("name"), entry.text("short_name"), entry.text("label")
+    if len(label) > LABEL_MAX:
+        raise entry.fail(f"label is longer than {LABEL_MAX} characters")
     if pattern == "opening_hours":
         if opening_hours(window_id) is None:
             raise entry.fail(f"window {window_id!r} has no opening hours in calendar.yaml")
         return BookableService(
-            service_id, window_id, name, short_name, pattern, covers, modes, reservation
+            service_id, window_id, name, short_name, label, pattern, covers, modes, reservation
         )
     weekday = entry.text("weekday")
     if weekday not in _WEEKDAYS:
@@ -147,6 +155,7 @@ def _service(entry: Entry) -> BookableService:
         window_id,
         name,
         short_name,
+        label,
         pattern,
         covers,
         modes,
@@ -214,6 +223,13 @@ def first_bookable_date(now: datetime, settings: BookingSettings) -> date:
         while settings.is_closed(day):
             day += timedelta(days=1)
     return day
+
+
+def earliest_start(now: datetime, settings: BookingSettings | None = None) -> datetime:
+    """No slot starting before this may be booked: the minimum notice, and never the past."""
+    settings = settings or load_booking_settings()
+    first_day = first_bookable_date(now, settings)
+    return max(now, datetime.combine(first_day, time(0), tzinfo=JST).astimezone(UTC))
 
 
 def last_bookable_date(now: datetime, settings: BookingSettings) -> date:

@@ -8,7 +8,7 @@ exactly one function so a holiday-library change is one edit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -26,7 +26,7 @@ from knowledge._loading import (
     parse_date,
     read_yaml,
 )
-from knowledge.windows import WINDOW_IDS
+from knowledge.windows import Window, get_window, load_windows
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -44,6 +44,7 @@ class CalendarRules:
     new_year_start: tuple[int, int]
     new_year_end: tuple[int, int]
     extra_closure_dates: frozenset[date]
+    #: [start, end) by opening-hours id (windows name theirs: Window.opening_hours).
     hours: Mapping[str, tuple[time, time]]
 
 
@@ -88,17 +89,12 @@ def read_calendar(path: Path) -> CalendarRules:
     extra = frozenset(parse_date(file, "extra_closure_dates", d) for d in extra_raw)
     hours: dict[str, tuple[time, time]] = {}
     for entry in entries(file, document, "opening_hours"):
-        entry.check_keys({"id", "start", "end", "source", "windows"})
+        entry.check_keys({"id", "start", "end", "source"})
         entry.source()
         start, end = entry.clock("start"), entry.clock("end")
         if not start < end:
             raise entry.fail("start must be before end")
-        for window_id in entry.text_list("windows"):
-            if window_id not in WINDOW_IDS:
-                raise entry.fail(f"unknown window id {window_id!r}")
-            if window_id in hours:
-                raise entry.fail(f"window {window_id!r} has opening hours twice")
-            hours[window_id] = (start, end)
+        hours[entry.text("id")] = (start, end)
     return CalendarRules(
         closed_weekdays=frozenset(days),
         public_holidays_closed=holidays.boolean("closed"),
@@ -109,10 +105,23 @@ def read_calendar(path: Path) -> CalendarRules:
     )
 
 
+def check_windows_hours(windows: Iterable[Window], rules: CalendarRules) -> None:
+    """Every window's opening_hours id must be one of the calendar's."""
+    for window in windows:
+        if window.opening_hours is not None and window.opening_hours not in rules.hours:
+            raise KnowledgeDataError(
+                "windows.yaml",
+                window.id,
+                f"opening_hours {window.opening_hours!r} is not in calendar.yaml",
+            )
+
+
 @cache
 def load_calendar() -> CalendarRules:
-    """The packaged calendar rules, validated once per process."""
-    return read_calendar(data_file("calendar.yaml"))
+    """The packaged calendar rules, validated once per process (with the windows' ids)."""
+    rules = read_calendar(data_file("calendar.yaml"))
+    check_windows_hours(load_windows().values(), rules)
+    return rules
 
 
 def is_public_holiday(d: date) -> bool:
@@ -165,10 +174,10 @@ def to_jst(t: datetime) -> datetime:
 
 
 def opening_hours(window_id: str) -> tuple[time, time] | None:
-    """[start, end) local times on business days; None when the seeds give no hours."""
-    if window_id not in WINDOW_IDS:
-        raise KeyError(window_id)
-    return load_calendar().hours.get(window_id)
+    """[start, end) local times on business days; None when the seeds give no hours.
+    KeyError for an unknown window id."""
+    key = get_window(window_id).opening_hours
+    return load_calendar().hours[key] if key is not None else None
 
 
 def is_open(window_id: str, t: datetime) -> bool | None:

@@ -213,10 +213,22 @@ def read_lexicon(directory: Path, known_windows: Iterable[str] = WINDOW_IDS) -> 
     return build_lexicon(groups)
 
 
+def check_covers(lexicon: Lexicon, window_ids: Iterable[str]) -> None:
+    """Every window of the catalogue has its words: a window added to windows.yaml without
+    its lexicon file could never be routed to, so it stops the program at load."""
+    missing = [w for w in window_ids if w not in lexicon.windows()]
+    if missing:
+        raise KnowledgeDataError(
+            str(LEXICON_DIR), "<dir>", f"no lexicon for window id(s) {', '.join(missing)}"
+        )
+
+
 @cache
 def load_lexicon() -> Lexicon:
-    """The packaged lexicon, read once."""
-    return read_lexicon(LEXICON_DIR)
+    """The packaged lexicon, read once; it covers every window of the catalogue."""
+    lexicon = read_lexicon(LEXICON_DIR)
+    check_covers(lexicon, WINDOW_IDS)
+    return lexicon
 
 
 def describe(lexicon: Lexicon) -> Mapping[str, int]:

@@ -2,8 +2,10 @@
 
 Residents act on what we tell them (they phone, they walk in), so every fact carries the
 seed line it comes from and a missing fact stays ``None`` rather than a plausible guess.
-The ids are a public contract (triage output, evaluation sets, staff reports), so the file
-may only use the ids listed here, and must use all of them.
+The ids are a public contract (triage output, evaluation sets, staff reports): they are
+the ids of windows.yaml, in its order (`WINDOW_IDS`), and the tests pin them in one place
+(tests/unit/test_knowledge_windows.py). Adding a window is its entry in windows.yaml plus
+its lexicon file (knowledge/lexicon/); every other list of windows is derived from these.
 """
 
 from __future__ import annotations
@@ -17,32 +19,9 @@ from types import MappingProxyType
 
 from knowledge._loading import Entry, KnowledgeDataError, data_file, entries, read_yaml
 
-WINDOW_IDS: tuple[str, ...] = (
-    "general_desk",
-    "self_reliance",
-    "housing_benefit",
-    "household_budget",
-    "work_readiness",
-    "housing_search",
-    "welfare_loan",
-    "hikikomori_ibasho",
-    "hikikomori_family",
-    "elderly_care",
-    "disability",
-    "child_family",
-    "nursery",
-    "child_development",
-    "medical_care_child",
-    "education",
-    "child_ombuds",
-    "women",
-    "single_parent",
-    "consumer",
-    "rights_advocacy",
-    "volunteer",
-    "out_of_scope",
-)
-"""Every window id, including ``out_of_scope``, in catalogue order (windows.md)."""
+#: The ids the code itself names: everyone's fallback and the mark of "not welfare".
+REQUIRED_IDS = ("general_desk", "out_of_scope")
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 KINDS = frozenset({"front_door", "front_door_service", "place", "other", "out_of_scope"})
 SHORT_NAME_MAX = 20
@@ -50,7 +29,7 @@ FACT_FIELDS = ("phone", "hours", "reservation", "place", "schedule", "fee", "cit
 _PHONE_RE = re.compile(r"^0\d{1,4}-\d{1,4}-\d{3,4}$")
 _FIELDS = frozenset(
     {"id", "name", "short_name", "kind", "purpose", "for_whom", "ask_at", "bookable"}
-    | {"sources", "city_contact_label", *FACT_FIELDS}
+    | {"sources", "city_contact_label", "opening_hours", *FACT_FIELDS}
 )
 
 
@@ -84,6 +63,8 @@ class Window:
     sources: tuple[str, ...]
     city_contact: Fact | None = None
     city_contact_label: str | None = None
+    #: The id of its machine-readable opening hours in calendar.yaml (with its `hours`).
+    opening_hours: str | None = None
 
 
 def _fact(entry: Entry, key: str) -> Fact | None:
@@ -101,8 +82,8 @@ def _fact(entry: Entry, key: str) -> Fact | None:
 def _window(entry: Entry) -> Window:
     entry.check_keys(set(_FIELDS))
     window_id = entry.text("id")
-    if window_id not in WINDOW_IDS:
-        raise entry.fail(f"unknown window id {window_id!r}; the ids are fixed (windows.md)")
+    if not _ID_RE.match(window_id):
+        raise entry.fail(f"window id {window_id!r} must be lower_snake_case")
     kind = entry.text("kind")
     if kind not in KINDS:
         raise entry.fail(f"kind {kind!r} is not one of {sorted(KINDS)}")
@@ -121,6 +102,9 @@ def _window(entry: Entry) -> Window:
         fact = facts[key]
         if fact is not None and not _PHONE_RE.match(fact.value):
             raise entry.fail(f"{key} {fact.value!r} is not a phone number like 042-386-0295")
+    opening = entry.optional_text("opening_hours")
+    if (opening is None) != (facts["hours"] is None):
+        raise entry.fail("hours (the words) and opening_hours (calendar.yaml's id) go together")
     ask_at = entry.optional_text("ask_at")
     if window_id == "general_desk" and ask_at is not None:
         raise entry.fail("general_desk is where everyone asks; its ask_at must be null")
@@ -144,6 +128,7 @@ def _window(entry: Entry) -> Window:
         sources=sources,
         city_contact=facts["city_contact"],
         city_contact_label=entry.optional_text("city_contact_label"),
+        opening_hours=opening,
     )
 
 
@@ -154,7 +139,7 @@ def read_windows(path: Path) -> Mapping[str, Window]:
     for entry in entries(file, read_yaml(path), "windows"):
         window = _window(entry)
         windows[window.id] = window
-    missing = [window_id for window_id in WINDOW_IDS if window_id not in windows]
+    missing = [window_id for window_id in REQUIRED_IDS if window_id not in windows]
     if missing:
         raise KnowledgeDataError(file, "windows", f"missing window id(s) {', '.join(missing)}")
     for window in windows.values():
@@ -165,14 +150,17 @@ def read_windows(path: Path) -> Mapping[str, Window]:
             raise KnowledgeDataError(
                 file, window.id, f"ask_at {window.ask_at!r} must be a window without ask_at"
             )
-    ordered = {window_id: windows[window_id] for window_id in WINDOW_IDS}
-    return MappingProxyType(ordered)
+    return MappingProxyType(windows)
 
 
 @cache
 def load_windows() -> Mapping[str, Window]:
     """The packaged catalogue, validated once per process."""
     return read_windows(data_file("windows.yaml"))
+
+
+#: Every window id, including ``out_of_scope``, in catalogue order (windows.yaml's).
+WINDOW_IDS: tuple[str, ...] = tuple(load_windows())
 
 
 def get_window(window_id: str) -> Window:

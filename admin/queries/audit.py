@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from admin.templating import TOKYO
 from bot.models.core import AuditLog
+from knowledge.calendar import JST
 
 PAGE_SIZE = 50
 
@@ -75,9 +75,9 @@ def _where(f: AuditFilters) -> list[ColumnElement[bool]]:
     if f.target_id:
         where.append(AuditLog.target_id == f.target_id)
     if f.date_from:
-        where.append(AuditLog.at >= datetime.combine(f.date_from, time.min, tzinfo=TOKYO))
+        where.append(AuditLog.at >= datetime.combine(f.date_from, time.min, tzinfo=JST))
     if f.date_to:
-        end = datetime.combine(f.date_to + timedelta(days=1), time.min, tzinfo=TOKYO)
+        end = datetime.combine(f.date_to + timedelta(days=1), time.min, tzinfo=JST)
         where.append(AuditLog.at < end)
     return where
 

@@ -26,13 +26,20 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, tru
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
-from admin.templating import TOKYO
-from bot.models.core import AuditLog, Handoff, Message, Outbox, Resident
+from bot.models.booking import Booking, Slot
+from bot.models.core import (
+    HANDOFF_STATUSES,
+    OPEN_HANDOFF_STATUSES,
+    AuditLog,
+    Handoff,
+    Message,
+    Outbox,
+    Resident,
+)
 from bot.models.staff import CaseNote, StaffReply, StaffUser
+from knowledge.calendar import JST
 from triage.analysis import REPORTERS, URGENCIES
 
-STATUSES = ("new", "in_progress", "waiting_resident", "connected", "closed", "back_to_bot")
-OPEN_STATUSES = ("new", "in_progress", "waiting_resident", "connected")
 SEARCH_MAX_CHARS = 10_000
 PAGE_SIZE = 25
 
@@ -92,7 +99,7 @@ class QueueFilters:
             page = 1
         status = params.get("status", "open")
         return cls(
-            status=status if status in (*STATUSES, "open", "all") else "open",
+            status=status if status in (*HANDOFF_STATUSES, "open", "all") else "open",
             window=pick("window", window_ids),
             urgency=pick("urgency", URGENCIES),
             reporter=pick("reporter", REPORTERS),
@@ -142,7 +149,7 @@ def like_pattern(text: str) -> str:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=TOKYO)
+    return datetime.combine(day, time.min, tzinfo=JST)
 
 
 @dataclass
@@ -177,7 +184,7 @@ class QueuePage:
 def _filtered(viewer: Viewer, f: QueueFilters) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [rights_clause(viewer)]
     if f.status == "open":
-        where.append(Handoff.status.in_(OPEN_STATUSES))
+        where.append(Handoff.status.in_(OPEN_HANDOFF_STATUSES))
     elif f.status != "all":
         where.append(Handoff.status == f.status)
     if f.urgency:
@@ -449,10 +456,6 @@ def _history(
 
 
 def _bookings(session: Session, resident_id: int) -> list[dict[str, Any]]:
-    try:
-        from bot.models.booking import Booking, Slot
-    except ImportError:  # the booking layer is not installed
-        return []
     rows = session.execute(
         select(Booking, Slot)
         .join(Slot, Slot.id == Booking.slot_id)
@@ -466,7 +469,7 @@ def _bookings(session: Session, resident_id: int) -> list[dict[str, Any]]:
             "service_id": s.service_id,
             "starts_at": s.starts_at,
             "mode": b.mode,
-            "status": getattr(b, "status", ""),
+            "status": b.status,
         }
         for b, s in rows
     ]

@@ -26,14 +26,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.labels import REPORTER_LABELS, STATUS_LABELS, URGENCY_LABELS, window_label
-from admin.templating import TOKYO
+from bot.models.booking import Booking, Slot
 from bot.models.core import Handoff, Message
+from knowledge.booking import load_booking_settings
+from knowledge.calendar import JST
 
-SERVICE_LABELS = {
-    "consultation": "福祉総合相談",
-    "ibasho": "居場所",
-    "family_gathering": "家族の集い",
-}
+
+def service_label(service_id: str) -> str:
+    """A bookable service's name on staff pages (knowledge/data/booking.yaml short_name)."""
+    service = load_booking_settings().services.get(service_id)
+    return service.short_name if service is not None else service_id
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Table:
 
 
 def month_of(value: datetime) -> str:
-    return value.astimezone(TOKYO).strftime("%Y-%m")
+    return value.astimezone(JST).strftime("%Y-%m")
 
 
 def month_range(start: str, end: str) -> list[str]:
@@ -64,11 +66,11 @@ def month_range(start: str, end: str) -> list[str]:
 
 
 def bounds(start: str, end: str) -> tuple[datetime, datetime]:
-    lo = datetime.combine(date(int(start[:4]), int(start[5:7]), 1), time.min, tzinfo=TOKYO)
+    lo = datetime.combine(date(int(start[:4]), int(start[5:7]), 1), time.min, tzinfo=JST)
     y, m = int(end[:4]), int(end[5:7]) + 1
     if m > 12:
         y, m = y + 1, 1
-    hi = datetime.combine(date(y, m, 1), time.min, tzinfo=TOKYO)
+    hi = datetime.combine(date(y, m, 1), time.min, tzinfo=JST)
     return lo, hi
 
 
@@ -204,10 +206,6 @@ def crisis(session: Session, lo: datetime, hi: datetime, months: list[str]) -> l
 
 
 def bookings(session: Session, lo: datetime, hi: datetime, months: list[str]) -> list[Table]:
-    try:
-        from bot.models.booking import Booking, Slot
-    except ImportError:
-        return []
     rows = session.execute(
         select(Slot.starts_at, Slot.service_id, Booking.status)
         .join(Slot, Slot.id == Booking.slot_id)
@@ -218,7 +216,7 @@ def bookings(session: Session, lo: datetime, hi: datetime, months: list[str]) ->
         per[(month_of(starts_at), service_id)][status] += 1
         per[(month_of(starts_at), service_id)]["total"] += 1
     table_rows = [
-        [m, SERVICE_LABELS.get(s, s), c["total"], c["active"], c["attended"], c["no_show"],
+        [m, service_label(s), c["total"], c["active"], c["attended"], c["no_show"],
          c["cancelled"]]
         for (m, s), c in sorted(per.items())
     ]  # fmt: skip

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.queries.cases import Viewer, rights_clause
-from admin.templating import TOKYO
 from bot.models.booking import Booking, BookingClosure, Slot
 from bot.models.core import Handoff, Resident
+from knowledge.calendar import JST
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Day:
 def days(
     session: Session, viewer: Viewer, service_id: str, start: date, count: int = 21
 ) -> list[Day]:
-    lo = datetime.combine(start, time.min, tzinfo=TOKYO)
+    lo = datetime.combine(start, time.min, tzinfo=JST)
     hi = lo + timedelta(days=count)
     slots = list(
         session.scalars(
@@ -98,7 +98,7 @@ def days(
     )
     by_day: dict[date, list[SlotLine]] = {}
     for slot in slots:
-        day = slot.starts_at.astimezone(TOKYO).date()
+        day = slot.starts_at.astimezone(JST).date()
         by_day.setdefault(day, []).append(SlotLine(slot, bookings.get(slot.id, [])))
     out = []
     for offset in range(count):

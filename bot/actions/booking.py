@@ -1,4 +1,5 @@
-"""Bookings in the database: slots kept filled, book / cancel / reschedule, reminders, staff.
+"""Bookings: book, cancel, move — for the resident in the chat or for staff, whose actor
+is passed through to the booking row (`cancelled_by`) and the audit log.
 
 Correctness rests on the database, not on timing:
 - booking is a compare-and-swap on the slot row (``booked_count < capacity`` in the UPDATE's
@@ -6,9 +7,8 @@ Correctness rests on the database, not on timing:
 - the CHECK, the partial unique index and the triggers of migration 0002 refuse whatever
   slips past this module (a raw INSERT, a second active booking of the same slot);
 - a confirm button's request key is unique, so the same tap twice is one booking;
-- reminders are claimed with a lease (SKIP LOCKED on PostgreSQL, a conditional
-  UPDATE … RETURNING on SQLite) and enqueued under a stable dedupe key, so two schedulers
-  never send one twice; cancelling a booking cancels its reminders and their unsent pushes.
+- a move books the new slot and cancels the old booking in one transaction: both or neither;
+- cancelling a booking cancels its reminders and their unsent pushes (bot.actions.reminders).
 
 Every function joins the caller's transaction (``with db.write() as session``).
 """
@@ -17,51 +17,47 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.actions import audit
-from bot.actions.outbox import enqueue_push
+from bot.actions import audit, reminders
+from bot.actions.outbox import PRIORITY_STAFF, enqueue_push
 from bot.conversation import booking as dialogue
-from bot.conversation.booking import (
-    BookingView,
-    BookSlot,
-    CancelBooking,
-    RescheduleBooking,
-    SlotView,
-)
-from bot.db import Database
-from bot.models.booking import Booking, BookingClosure, Reminder, Slot
-from bot.models.core import Handoff, Outbox, Resident
-from knowledge.booking import (
-    BookingSettings,
-    first_bookable_date,
-    generate_slots,
-    load_booking_settings,
-    utc_at,
-)
-from knowledge.calendar import JST, to_jst
+from bot.conversation.booking import BookingView, SlotView
+from bot.db import is_postgresql
+from bot.models.booking import Booking, Slot
+from bot.models.core import OPEN_HANDOFF_STATUSES, Handoff, Resident
+from bot.queries.booking import booking_view, nearest_alternatives, view_of
+from knowledge.booking import MODES, earliest_start
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
-
 #: Unambiguous letters and digits for booking references (no 0/O, 1/I/L).
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-_OPEN_HANDOFF = ("new", "in_progress", "waiting_resident")
-_UNSENT_OUTBOX = ("pending",)
-REMINDER_KINDS = ("day_before", "morning_of")
-ALTERNATIVES = 5
+OUTCOMES = ("attended", "no_show")
 
 
-# ----------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Actor:
+    """Who changes a booking: the resident in the chat, or a staff member (with the
+    address the request came from, for the audit log)."""
+
+    type: Literal["resident", "staff"]
+    id: int | None
+    ip: str | None = None
+
+    @classmethod
+    def resident(cls, resident_id: int) -> Actor:
+        return cls("resident", resident_id)
+
+    @classmethod
+    def staff(cls, staff_id: int | None, ip: str | None = None) -> Actor:
+        return cls("staff", staff_id, ip)
 
 
 @dataclass(frozen=True)
@@ -85,61 +81,26 @@ class CancelResult:
     booking: BookingView | None = None
 
 
-@dataclass(frozen=True)
-class ClosureResult:
-    day: date
-    slots_blocked: int
-    #: Active bookings on that day (cancelled, and their residents told, if asked to).
-    bookings: tuple[int, ...] = field(default_factory=tuple)
-    cancelled: bool = False
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
-def earliest_start(now: datetime, settings: BookingSettings | None = None) -> datetime:
-    """No slot starting before this may be booked: the minimum notice, and never the past."""
-    settings = settings or load_booking_settings()
-    first_day = first_bookable_date(now, settings)
-    return max(now, datetime.combine(first_day, time(0), tzinfo=JST).astimezone(UTC))
-
-
-def _slot_view(slot: Slot) -> SlotView:
-    return SlotView(
-        slot_id=slot.id,
-        service_id=slot.service_id,
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,
-        remaining=slot.capacity - slot.booked_count,
-    )
-
-
-def _booking_view(booking: Booking, slot: Slot) -> BookingView:
-    return BookingView(
-        booking_id=booking.id,
-        reference=booking.reference,
-        service_id=slot.service_id,
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,
-        mode=booking.mode,
-        phone=booking.phone,
-        status=booking.status,
-    )
-
-
-def _bookable(now: datetime) -> Any:
-    return and_(
-        Slot.blocked.is_(False),
-        Slot.booked_count < Slot.capacity,
-        Slot.starts_at >= earliest_start(now),
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_id: int,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        action=action,
+        target_type="booking",
+        target_id=target_id,
+        detail=detail,
+        ip=actor.ip,
     )
 
 
@@ -154,149 +115,12 @@ def new_reference(session: Session) -> str:
     raise RuntimeError("could not find a free booking reference")
 
 
-# ----------------------------------------------------------------------------- slots
-
-
-def ensure_slots(session: Session, now: datetime, settings: BookingSettings | None = None) -> int:
-    """Create the slots knowledge/ says should exist now (idempotent; safe with two
-    schedulers: INSERT … ON CONFLICT DO NOTHING on (service_id, starts_at)).
-
-    Existing rows are never changed except that a future slot on a day that has since
-    been closed (staff closure or a new closure date in knowledge/) is blocked; its
-    bookings stay for staff to handle. Returns the number of slots created.
-    """
-    settings = settings or load_booking_settings()
-    closed = set(session.scalars(select(BookingClosure.day)).all())
-    created = 0
-    insert = _insert(session)
-    for service_id in settings.services:
-        specs = [
-            spec
-            for spec in generate_slots(service_id, now, settings)
-            if to_jst(spec.starts_at).date() not in closed
-        ]
-        if not specs:
-            continue
-        rows = [
-            {
-                "service_id": spec.service_id,
-                "starts_at": spec.starts_at,
-                "ends_at": spec.ends_at,
-                "capacity": spec.capacity,
-                "booked_count": 0,
-                "blocked": False,
-                "created_at": now,
-            }
-            for spec in specs
-        ]
-        stmt = (
-            insert(Slot)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["service_id", "starts_at"])
-            .returning(Slot.id)
-        )
-        created += len(session.execute(stmt).all())
-    future = session.scalars(
-        select(Slot).where(Slot.starts_at > now, Slot.blocked.is_(False))
-    ).all()
-    for slot in future:
-        day = to_jst(slot.starts_at).date()
-        if day in closed or settings.is_closed(day):
-            slot.blocked = True
-    return created
-
-
-def available_slots(
-    session: Session, service_id: str, since: datetime, limit: int, *, now: datetime
-) -> list[SlotView]:
-    """Bookable slots of a service from `since` on, earliest first."""
-    rows = session.scalars(
-        select(Slot)
-        .where(Slot.service_id == service_id, _bookable(now), Slot.starts_at >= since)
-        .order_by(Slot.starts_at)
-        .limit(limit)
-    ).all()
-    return [_slot_view(s) for s in rows]
-
-
-def nearest_alternatives(
-    session: Session,
-    service_id: str,
-    around: datetime,
-    *,
-    now: datetime,
-    exclude: int | None = None,
-    limit: int = ALTERNATIVES,
-) -> list[SlotView]:
-    """The open slots nearest in time to `around` (before or after), in time order."""
-    base = select(Slot).where(Slot.service_id == service_id, _bookable(now))
-    if exclude is not None:
-        base = base.where(Slot.id != exclude)
-    after = session.scalars(
-        base.where(Slot.starts_at >= around).order_by(Slot.starts_at).limit(limit)
-    ).all()
-    before = session.scalars(
-        base.where(Slot.starts_at < around).order_by(Slot.starts_at.desc()).limit(limit)
-    ).all()
-    nearest = sorted([*after, *before], key=lambda s: abs((s.starts_at - around).total_seconds()))[
-        :limit
-    ]
-    return [_slot_view(s) for s in sorted(nearest, key=lambda s: s.starts_at)]
-
-
-def bookings_of(
-    session: Session, resident_id: int, *, now: datetime, include_past: bool = False
-) -> list[BookingView]:
-    """A resident's active bookings (upcoming unless include_past), earliest first."""
-    query = (
-        select(Booking, Slot)
-        .join(Slot, Slot.id == Booking.slot_id)
-        .where(Booking.resident_id == resident_id, Booking.status == "active")
-        .order_by(Slot.starts_at)
-    )
-    if not include_past:
-        query = query.where(Slot.ends_at > now)
-    return [_booking_view(b, s) for b, s in session.execute(query).all()]
-
-
-class DbBookingPort:
-    """The dialogue's window on the database (bot.conversation.booking.BookingPort), read
-    through short read sessions. Build one per event, with its time and its resident."""
-
-    def __init__(self, db: Database, now: datetime, line_user_id: str | None = None) -> None:
-        self.db = db
-        self.now = now
-        self.line_user_id = line_user_id
-
-    def can_book(self, window_id: str) -> bool:
-        return load_booking_settings().service_for_window(window_id) is not None
-
-    def available_slots(self, service_id: str, since: datetime, limit: int) -> list[SlotView]:
-        with self.db.read() as session:
-            return available_slots(session, service_id, since, limit, now=self.now)
-
-    def slot(self, slot_id: int) -> SlotView | None:
-        with self.db.read() as session:
-            row = session.scalar(select(Slot).where(Slot.id == slot_id, _bookable(self.now)))
-            return _slot_view(row) if row is not None else None
-
-    def bookings_of(self) -> list[BookingView]:
-        if self.line_user_id is None:
-            return []
-        with self.db.read() as session:
-            resident_id = session.scalar(
-                select(Resident.id).where(Resident.line_user_id == self.line_user_id)
-            )
-            if resident_id is None:
-                return []
-            return bookings_of(session, resident_id, now=self.now)
-
-
-# ----------------------------------------------------------------------------- booking
+# ----------------------------------------------------------------------------- seats
 
 
 def _take_seat(session: Session, slot_id: int, now: datetime) -> bool:
-    """The compare-and-swap: one seat, only if one is free, the slot open and not too soon."""
+    """The compare-and-swap: one seat, only if one is free, the slot open and not too soon
+    (the same conditions as bot.queries.booking.bookable)."""
     result = session.execute(
         update(Slot)
         .where(
@@ -326,9 +150,8 @@ def _by_request_key(session: Session, request_key: str | None) -> Booking | None
     return session.scalar(select(Booking).where(Booking.request_key == request_key))
 
 
-def _view_of(session: Session, booking: Booking) -> BookingView:
-    slot = session.get_one(Slot, booking.slot_id)
-    return _booking_view(booking, slot)
+def _request_key(resident: Resident, request_key: str | None) -> str | None:
+    return f"{resident.id}:{request_key}" if request_key else None
 
 
 def _summary_for(
@@ -338,7 +161,7 @@ def _summary_for(
     resident's open handoff to link the booking to."""
     handoff = session.scalar(
         select(Handoff)
-        .where(Handoff.resident_id == resident.id, Handoff.status.in_(_OPEN_HANDOFF))
+        .where(Handoff.resident_id == resident.id, Handoff.status.in_(OPEN_HANDOFF_STATUSES))
         .order_by(Handoff.created_at.desc(), Handoff.id.desc())
         .limit(1)
     )
@@ -352,6 +175,9 @@ def _summary_for(
     return snapshot, handoff.id if handoff is not None else None
 
 
+# ----------------------------------------------------------------------------- book
+
+
 def book(
     session: Session,
     *,
@@ -363,19 +189,20 @@ def book(
     request_key: str | None = None,
     summary: Mapping[str, Any] | None = None,
     replacing: int | None = None,
-    actor_type: str = "resident",
-    actor_id: int | None = None,
+    actor: Actor | None = None,
 ) -> BookResult:
     """Book one seat for `resident` (see the module docstring for why this is safe).
 
-    `replacing` is the booking being moved (not counted against the per-resident limit).
+    `replacing` is the booking being moved (not counted against the per-resident limit);
+    `actor` defaults to the resident.
     """
-    if mode not in ("visit", "phone"):
+    if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
-    key = f"{resident.id}:{request_key}" if request_key else None
+    actor = actor or Actor.resident(resident.id)
+    key = _request_key(resident, request_key)
     earlier = _by_request_key(session, key)
     if earlier is not None:
-        return BookResult("duplicate", _view_of(session, earlier))
+        return BookResult("duplicate", view_of(session, earlier))
     slot = session.get(Slot, slot_id)
     if slot is None:
         return BookResult("full")
@@ -390,18 +217,18 @@ def book(
     ).all()
     same = next((row.id for row in held if row.slot_id == slot_id), None)
     if same is not None:
-        view = _view_of(session, session.get_one(Booking, same))
+        view = view_of(session, session.get_one(Booking, same))
         return BookResult("already", view, service_id=slot.service_id)
     upcoming = [row for row in held if row.ends_at > now and row.id != replacing]
     if len(upcoming) >= dialogue.MAX_ACTIVE_BOOKINGS:
         return BookResult("too_many", service_id=slot.service_id)
-    serialised = session.get_bind().dialect.name == "sqlite"  # BEGIN IMMEDIATE: no twin can
+    serialised = not is_postgresql(session)  # SQLite's BEGIN IMMEDIATE: no twin can
     if not _take_seat(session, slot_id, now):  # commit between our first look and the CAS
         if not serialised:
             # On PostgreSQL the CAS may have waited for a twin tap's transaction: look again.
             earlier = _by_request_key(session, key)
             if earlier is not None:
-                return BookResult("duplicate", _view_of(session, earlier))
+                return BookResult("duplicate", view_of(session, earlier))
         alternatives = nearest_alternatives(
             session, slot.service_id, slot.starts_at, now=now, exclude=slot_id
         )
@@ -410,7 +237,7 @@ def book(
         earlier = _by_request_key(session, key)
         if earlier is not None:  # the twin committed while we waited: undo our seat
             _give_back_seat(session, slot_id)
-            return BookResult("duplicate", _view_of(session, earlier))
+            return BookResult("duplicate", view_of(session, earlier))
     snapshot, handoff_id = _summary_for(session, resident, summary)
     booking = Booking(
         reference=new_reference(session),
@@ -426,26 +253,22 @@ def book(
     )
     session.add(booking)
     session.flush()
-    planned = reminder_times(slot.starts_at, mode, now=now)
-    for kind, due_at in planned:
-        session.add(Reminder(booking_id=booking.id, kind=kind, due_at=due_at))
-    audit.record(
+    planned = reminders.schedule(session, booking, slot, now=now)
+    _audit(
         session,
-        actor_type=actor_type,
-        actor_id=actor_id if actor_id is not None else resident.id,
-        action="booking.create",
-        target_type="booking",
-        target_id=booking.id,
-        detail={"slot_id": slot_id, "service": slot.service_id, "mode": mode},
+        actor,
+        "booking.create",
+        booking.id,
+        {"slot_id": slot_id, "service": slot.service_id, "mode": mode},
     )
     session.flush()
     log.info("booking created booking_id=%s slot_id=%s", booking.id, slot_id)
     return BookResult(
-        "booked",
-        _booking_view(booking, slot),
-        service_id=slot.service_id,
-        reminders=tuple(kind for kind, _ in planned),
+        "booked", booking_view(booking, slot), service_id=slot.service_id, reminders=planned
     )
+
+
+# ----------------------------------------------------------------------------- cancel
 
 
 def _cancel_row(session: Session, booking: Booking, *, by: str, now: datetime) -> bool:
@@ -459,21 +282,7 @@ def _cancel_row(session: Session, booking: Booking, *, by: str, now: datetime) -
     if _rowcount(result) != 1:
         return False
     _give_back_seat(session, booking.slot_id)
-    session.execute(
-        update(Reminder)
-        .where(Reminder.booking_id == booking.id, Reminder.status.in_(("pending", "claimed")))
-        .values(status="cancelled", lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(Outbox)
-        .where(
-            Outbox.dedupe_key.in_([reminder_dedupe_key(booking.id, k) for k in REMINDER_KINDS]),
-            Outbox.status.in_(_UNSENT_OUTBOX),
-        )
-        .values(status="cancelled", last_error="booking cancelled")
-        .execution_options(synchronize_session=False)
-    )
+    reminders.cancel_for_booking(session, booking.id)
     session.refresh(booking)
     return True
 
@@ -484,40 +293,50 @@ def cancel(
     *,
     now: datetime,
     resident: Resident | None = None,
-    by: str = "resident",
-    actor_id: int | None = None,
+    actor: Actor | None = None,
     notify: bool = False,
 ) -> CancelResult:
     """Cancel a booking. With `resident`, only that resident's booking is found (a forged
-    button cannot cancel someone else's). `notify` pushes the resident a kind notice with
-    new times (staff cancels)."""
+    button cannot cancel someone else's). `actor` defaults to the booking's resident.
+    `notify` pushes the resident a kind notice with new times (staff cancels)."""
     query = select(Booking).where(Booking.id == booking_id)
     if resident is not None:
         query = query.where(Booking.resident_id == resident.id)
     booking = session.scalar(query)
     if booking is None:
         return CancelResult("not_found")
-    if not _cancel_row(session, booking, by=by, now=now):
-        return CancelResult("already", _view_of(session, booking))
-    view = _view_of(session, booking)
-    audit.record(
-        session,
-        actor_type=by if by in ("resident", "staff") else "system",
-        actor_id=actor_id if actor_id is not None else booking.resident_id,
-        action="booking.cancel",
-        target_type="booking",
-        target_id=booking.id,
-        detail={"slot_id": booking.slot_id},
-    )
+    actor = actor or Actor.resident(booking.resident_id)
+    if not _cancel_row(session, booking, by=actor.type, now=now):
+        return CancelResult("already", view_of(session, booking))
+    view = view_of(session, booking)
+    _audit(session, actor, "booking.cancel", booking.id, {"slot_id": booking.slot_id})
     if notify:
-        _notify_cancelled(session, booking, view, now)
-    log.info("booking cancelled booking_id=%s by=%s", booking.id, by)
+        _tell_cancelled(session, booking, view, now)
+    log.info("booking cancelled booking_id=%s by=%s", booking.id, actor.type)
     return CancelResult("cancelled", view)
 
 
-def _notify_cancelled(session: Session, booking: Booking, view: BookingView, now: datetime) -> None:
-    owner = session.get_one(Resident, booking.resident_id)
-    if not owner.following or owner.erased_at is not None:
+def staff_cancel(
+    session: Session,
+    booking_id: int,
+    *,
+    staff_id: int | None,
+    now: datetime,
+    notify: bool = True,
+    ip: str | None = None,
+) -> CancelResult:
+    """Staff cancel a booking; the resident is told kindly and offered new times."""
+    return cancel(session, booking_id, now=now, actor=Actor.staff(staff_id, ip), notify=notify)
+
+
+def _reachable(session: Session, resident_id: int) -> Resident | None:
+    owner = session.get_one(Resident, resident_id)
+    return owner if owner.following and owner.erased_at is None else None
+
+
+def _tell_cancelled(session: Session, booking: Booking, view: BookingView, now: datetime) -> None:
+    owner = _reachable(session, booking.resident_id)
+    if owner is None:
         return
     alternatives = nearest_alternatives(session, view.service_id, view.starts_at, now=now)
     enqueue_push(
@@ -530,7 +349,10 @@ def _notify_cancelled(session: Session, booking: Booking, view: BookingView, now
     )
 
 
-def reschedule(
+# ----------------------------------------------------------------------------- move
+
+
+def move(
     session: Session,
     *,
     resident: Resident,
@@ -538,17 +360,21 @@ def reschedule(
     new_slot_id: int,
     now: datetime,
     request_key: str | None = None,
+    actor: Actor | None = None,
+    notify: bool = False,
 ) -> BookResult:
     """Book the new slot and cancel the old booking in one transaction: either both happen
-    or neither (a full new slot leaves the old booking as it was)."""
+    or neither (a full new slot leaves the old booking as it was). Same resident, mode and
+    phone. `actor` defaults to the resident; `notify` pushes the resident the new time
+    (a staff move)."""
+    actor = actor or Actor.resident(resident.id)
     old = session.scalar(
         select(Booking).where(Booking.id == booking_id, Booking.resident_id == resident.id)
     )
     if old is None or old.status != "active":
-        key = f"{resident.id}:{request_key}" if request_key else None
-        twin = _by_request_key(session, key)
+        twin = _by_request_key(session, _request_key(resident, request_key))
         if twin is not None:
-            return BookResult("duplicate", _view_of(session, twin))
+            return BookResult("duplicate", view_of(session, twin))
         return BookResult("not_found")
     result = book(
         session,
@@ -560,104 +386,55 @@ def reschedule(
         request_key=request_key,
         summary=old.triage_summary,
         replacing=old.id,
+        actor=actor,
     )
-    if result.status != "booked":
+    if result.status != "booked" or result.booking is None:
         return result
-    _cancel_row(session, old, by="resident", now=now)
-    audit.record(
+    _cancel_row(session, old, by=actor.type, now=now)
+    _audit(
         session,
-        actor_type="resident",
-        actor_id=resident.id,
-        action="booking.reschedule",
-        target_type="booking",
-        target_id=old.id,
-        detail={"new_booking_id": result.booking.booking_id if result.booking else None},
+        actor,
+        "booking.move",
+        old.id,
+        {"new_booking_id": result.booking.booking_id, "slot_id": new_slot_id},
     )
+    owner = _reachable(session, resident.id) if notify else None
+    if owner is not None:
+        enqueue_push(
+            session,
+            resident_id=owner.id,
+            line_user_id=owner.line_user_id,
+            messages=dialogue.staff_rescheduled_messages(result.booking),
+            dedupe_key=f"booking-moved:{old.id}",
+            origin="staff",
+            priority=PRIORITY_STAFF,
+        )
     return result
 
 
-# ----------------------------------------------------------------------------- the seam
+# ----------------------------------------------------------------------------- after the visit
 
 
-def apply_booking_effect(
-    session: Session, resident: Resident, effect: object, now: datetime
-) -> list[Message]:
-    """Carry out a booking effect of the dialogue and return the replies to send:
-    the confirmation, or 「埋まってしまいました」 with the nearest alternatives, or nothing
-    for a double-tapped button."""
-    if isinstance(effect, BookSlot):
-        result = book(
-            session,
-            resident=resident,
-            slot_id=effect.slot_id,
-            mode=effect.mode,
-            phone=effect.phone,
-            now=now,
-            request_key=effect.request_key,
-            summary=effect.summary,
-        )
-        return _answer(result)
-    if isinstance(effect, RescheduleBooking):
-        result = reschedule(
-            session,
-            resident=resident,
-            booking_id=effect.booking_id,
-            new_slot_id=effect.new_slot_id,
-            now=now,
-            request_key=effect.request_key,
-        )
-        return _answer(result, move=effect.booking_id, rescheduled=True)
-    if isinstance(effect, CancelBooking):
-        outcome = cancel(session, effect.booking_id, now=now, resident=resident)
-        if outcome.status == "not_found":
-            return dialogue.not_found_messages()
-        if outcome.status == "already" or outcome.booking is None:
-            return dialogue.already_cancelled_messages()
-        alternatives: list[SlotView] = []
-        if effect.offer_new:
-            view = outcome.booking
-            alternatives = nearest_alternatives(
-                session, view.service_id, view.starts_at, now=now, exclude=None
-            )
-        return dialogue.cancelled_messages(outcome.booking, alternatives)
-    raise TypeError(f"not a booking effect: {type(effect).__name__}")
-
-
-def _answer(
-    result: BookResult, *, move: int | None = None, rescheduled: bool = False
-) -> list[Message]:
-    if result.status == "booked" and result.booking is not None:
-        return dialogue.booked_messages(
-            result.booking, rescheduled=rescheduled, reminders=result.reminders
-        )
-    if result.status == "duplicate":
-        return []  # the same button again: the first tap already answered
-    if result.status == "already" and result.booking is not None:
-        return dialogue.already_booked_messages(result.booking)
-    if result.status == "too_many":
-        return dialogue.too_many_messages()
-    if result.status == "not_found":
-        return dialogue.not_found_messages()
-    return dialogue.full_messages(result.service_id or "consultation", result.alternatives, move)
-
-
-# ----------------------------------------------------------------------------- residents
-
-
-def on_unfollow(session: Session, resident_id: int) -> int:
-    """The resident blocked us: no reminder may go out. Bookings themselves stay (they may
-    still come); returns the number of reminders cancelled."""
-    booking_ids = select(Booking.id).where(Booking.resident_id == resident_id)
+def mark_outcome(session: Session, booking_id: int, outcome: str, *, staff_id: int | None) -> bool:
+    """Record attended / no_show for an active booking."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
     result = session.execute(
-        update(Reminder)
-        .where(Reminder.booking_id.in_(booking_ids), Reminder.status.in_(("pending", "claimed")))
-        .values(status="cancelled", lease_until=None)
+        update(Booking)
+        .where(Booking.id == booking_id, Booking.status == "active")
+        .values(status=outcome)
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result)
+    done = _rowcount(result) == 1
+    if done:
+        _audit(session, Actor.staff(staff_id), f"booking.{outcome}", booking_id)
+    return done
 
 
-def on_erase(session: Session, resident_id: int, *, now: datetime) -> int:
+# ----------------------------------------------------------------------------- 「削除」
+
+
+def erase_for_resident(session: Session, resident_id: int, *, now: datetime) -> int:
     """「削除」: cancel upcoming bookings (seats back, reminders off) and clear the phone
     numbers and triage summaries of all of them. Returns the number cancelled."""
     upcoming = session.scalars(
@@ -672,366 +449,5 @@ def on_erase(session: Session, resident_id: int, *, now: datetime) -> int:
         .values(phone=None, triage_summary=None)
         .execution_options(synchronize_session=False)
     )
-    on_unfollow(session, resident_id)
+    reminders.cancel_for_resident(session, resident_id)
     return cancelled
-
-
-# ----------------------------------------------------------------------------- reminders
-
-
-def reminder_times(
-    starts_at: datetime, mode: str, *, now: datetime, settings: BookingSettings | None = None
-) -> list[tuple[str, datetime]]:
-    """(kind, due UTC) of a booking's reminders: the day before at the set time (JST) and,
-    for 来所, the morning of. One already past at booking time, or not before the start,
-    is left out (a booking made at 20:00 for tomorrow gets no day-before reminder)."""
-    settings = settings or load_booking_settings()
-    day = to_jst(starts_at).date()
-    planned = [("day_before", utc_at(day - timedelta(days=1), settings.reminder_day_before))]
-    if mode == "visit":
-        planned.append(("morning_of", utc_at(day, settings.reminder_morning_of)))
-    return [(kind, due) for kind, due in planned if now < due < starts_at]
-
-
-def reminder_dedupe_key(booking_id: int, kind: str) -> str:
-    return f"reminder:{booking_id}:{kind}"
-
-
-def claim_due_reminders(
-    session: Session, *, now: datetime, token: str, lease: timedelta, limit: int = 100
-) -> list[int]:
-    """Lease up to `limit` due reminders (pending, or claimed with an expired lease)."""
-    due = and_(
-        Reminder.due_at <= now,
-        or_(
-            Reminder.status == "pending",
-            and_(Reminder.status == "claimed", Reminder.lease_until < now),
-        ),
-    )
-    chosen = select(Reminder.id).where(due).order_by(Reminder.due_at, Reminder.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
-    result = session.execute(
-        update(Reminder)
-        .where(Reminder.id.in_(chosen.scalar_subquery()), due)
-        .values(status="claimed", lease_until=now + lease, claim_token=token)
-        .returning(Reminder.id)
-        .execution_options(synchronize_session=False)
-    )
-    return [int(row[0]) for row in result.all()]
-
-
-def dispatch_reminder(session: Session, reminder_id: int, *, token: str, now: datetime) -> str:
-    """Finish a claimed reminder: enqueue its push, or drop it. Returns sent | skipped | lost.
-
-    Only the lease holder finishes it (claim_token), and only while the booking is active,
-    the resident still follows us and the booking has not started.
-    """
-    finished = session.execute(
-        update(Reminder)
-        .where(
-            Reminder.id == reminder_id,
-            Reminder.status == "claimed",
-            Reminder.claim_token == token,
-        )
-        .values(status="sent", sent_at=now, lease_until=None)
-        .returning(Reminder.booking_id, Reminder.kind)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if finished is None:
-        return "lost"
-    booking_id, kind = int(finished[0]), str(finished[1])
-    booking = session.get_one(Booking, booking_id)
-    slot = session.get_one(Slot, booking.slot_id)
-    resident = session.get_one(Resident, booking.resident_id)
-    if (
-        booking.status != "active"
-        or not resident.following
-        or resident.erased_at is not None
-        or slot.starts_at <= now
-    ):
-        session.execute(
-            update(Reminder)
-            .where(Reminder.id == reminder_id)
-            .values(status="cancelled", sent_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        return "skipped"
-    enqueue_push(
-        session,
-        resident_id=resident.id,
-        line_user_id=resident.line_user_id,
-        messages=dialogue.reminder_messages(_booking_view(booking, slot), kind),
-        dedupe_key=reminder_dedupe_key(booking_id, kind),
-        origin="reminder",
-    )
-    return "sent"
-
-
-# ----------------------------------------------------------------------------- staff
-
-
-def _audit_staff(
-    session: Session,
-    staff_id: int | None,
-    action: str,
-    target_type: str,
-    target_id: Any,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    audit.record(
-        session,
-        actor_type="staff",
-        actor_id=staff_id,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        detail=detail,
-    )
-
-
-def staff_cancel(
-    session: Session, booking_id: int, *, staff_id: int | None, now: datetime, notify: bool = True
-) -> CancelResult:
-    """Staff cancel a booking; the resident is told kindly and offered new times."""
-    return cancel(session, booking_id, now=now, by="staff", actor_id=staff_id, notify=notify)
-
-
-def staff_reschedule(
-    session: Session,
-    booking_id: int,
-    new_slot_id: int,
-    *,
-    staff_id: int | None,
-    now: datetime,
-    notify: bool = True,
-) -> BookResult:
-    """Staff move a booking (same resident, mode and phone) and tell the resident."""
-    old = session.get(Booking, booking_id)
-    if old is None:
-        return BookResult("not_found")
-    owner = session.get_one(Resident, old.resident_id)
-    result = reschedule(
-        session, resident=owner, booking_id=booking_id, new_slot_id=new_slot_id, now=now
-    )
-    if result.status != "booked" or result.booking is None:
-        return result
-    _audit_staff(
-        session,
-        staff_id,
-        "booking.staff_reschedule",
-        "booking",
-        booking_id,
-        {"new_booking_id": result.booking.booking_id},
-    )
-    if notify and owner.following and owner.erased_at is None:
-        enqueue_push(
-            session,
-            resident_id=owner.id,
-            line_user_id=owner.line_user_id,
-            messages=dialogue.staff_rescheduled_messages(result.booking),
-            dedupe_key=f"booking-moved:{booking_id}",
-            origin="staff",
-        )
-    return result
-
-
-@dataclass(frozen=True)
-class StaffBookingRow:
-    """One booking as the staff list shows it (the summary only if it was shared)."""
-
-    booking_id: int
-    reference: str
-    service_id: str
-    starts_at: datetime
-    mode: str
-    phone: str | None
-    status: str
-    resident_id: int
-    handoff_id: int | None
-    has_summary: bool
-
-
-def bookings_between(
-    session: Session, since: datetime, until: datetime, *, service_id: str | None = None
-) -> list[StaffBookingRow]:
-    """Bookings (any status) whose slot starts in [since, until), in time order."""
-    query = (
-        select(Booking, Slot)
-        .join(Slot, Slot.id == Booking.slot_id)
-        .where(Slot.starts_at >= since, Slot.starts_at < until)
-        .order_by(Slot.starts_at, Booking.id)
-    )
-    if service_id is not None:
-        query = query.where(Slot.service_id == service_id)
-    return [
-        StaffBookingRow(
-            booking_id=b.id,
-            reference=b.reference,
-            service_id=s.service_id,
-            starts_at=s.starts_at,
-            mode=b.mode,
-            phone=b.phone,
-            status=b.status,
-            resident_id=b.resident_id,
-            handoff_id=b.handoff_id,
-            has_summary=bool(b.triage_summary),
-        )
-        for b, s in session.execute(query).all()
-    ]
-
-
-def mark_outcome(session: Session, booking_id: int, outcome: str, *, staff_id: int | None) -> bool:
-    """Record attended / no_show for an active booking."""
-    if outcome not in ("attended", "no_show"):
-        raise ValueError(f"unknown outcome {outcome!r}")
-    result = session.execute(
-        update(Booking)
-        .where(Booking.id == booking_id, Booking.status == "active")
-        .values(status=outcome)
-        .execution_options(synchronize_session=False)
-    )
-    done = _rowcount(result) == 1
-    if done:
-        _audit_staff(session, staff_id, f"booking.{outcome}", "booking", booking_id)
-    return done
-
-
-def set_slot_blocked(
-    session: Session, slot_id: int, blocked: bool, *, staff_id: int | None
-) -> bool:
-    """Block (not offered, not bookable) or reopen one slot. Existing bookings stay."""
-    result = session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id)
-        .values(blocked=blocked)
-        .execution_options(synchronize_session=False)
-    )
-    done = _rowcount(result) == 1
-    if done:
-        action = "slot.block" if blocked else "slot.reopen"
-        _audit_staff(session, staff_id, action, "slot", slot_id)
-    return done
-
-
-def set_slot_capacity(
-    session: Session, slot_id: int, capacity: int, *, staff_id: int | None
-) -> bool:
-    """Change a slot's capacity; refused (False) below the seats already booked."""
-    if capacity < 0:
-        raise ValueError("capacity must be >= 0")
-    result = session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id, Slot.booked_count <= capacity)
-        .values(capacity=capacity)
-        .execution_options(synchronize_session=False)
-    )
-    done = _rowcount(result) == 1
-    if done:
-        _audit_staff(session, staff_id, "slot.capacity", "slot", slot_id, {"capacity": capacity})
-    return done
-
-
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
-    return start, start + timedelta(days=1)
-
-
-def close_day(
-    session: Session,
-    day: date,
-    *,
-    staff_id: int | None,
-    now: datetime,
-    cancel_bookings: bool = False,
-) -> ClosureResult:
-    """Close a JST day for bookings (now and when it enters the horizon later). Its active
-    bookings are listed, and cancelled with a notice to each resident if asked."""
-    insert = _insert(session)
-    session.execute(
-        insert(BookingClosure)
-        .values(day=day, created_by=staff_id, created_at=now)
-        .on_conflict_do_nothing(index_elements=["day"])
-    )
-    start, end = _day_bounds(day)
-    in_day = and_(Slot.starts_at >= start, Slot.starts_at < end)
-    blocked = _rowcount(
-        session.execute(
-            update(Slot)
-            .where(in_day, Slot.blocked.is_(False))
-            .values(blocked=True)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    affected = session.scalars(
-        select(Booking.id)
-        .join(Slot, Slot.id == Booking.slot_id)
-        .where(in_day, Booking.status == "active")
-        .order_by(Booking.id)
-    ).all()
-    if cancel_bookings:
-        for booking_id in affected:
-            staff_cancel(session, booking_id, staff_id=staff_id, now=now)
-    _audit_staff(
-        session,
-        staff_id,
-        "booking.close_day",
-        "booking_closure",
-        day.isoformat(),
-        {"slots_blocked": blocked, "bookings": len(affected), "cancelled": cancel_bookings},
-    )
-    return ClosureResult(day, blocked, tuple(int(b) for b in affected), cancel_bookings)
-
-
-def reopen_day(session: Session, day: date, *, staff_id: int | None, now: datetime) -> int:
-    """Undo close_day: the day's future slots are offered again (unless knowledge/ closes
-    the day anyway). Returns the number of slots reopened."""
-    settings = load_booking_settings()
-    existing = session.scalar(select(BookingClosure).where(BookingClosure.day == day))
-    if existing is not None:
-        session.delete(existing)
-    if settings.is_closed(day):
-        return 0
-    start, end = _day_bounds(day)
-    reopened = _rowcount(
-        session.execute(
-            update(Slot)
-            .where(Slot.starts_at >= start, Slot.starts_at < end, Slot.starts_at > now)
-            .values(blocked=False)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    _audit_staff(
-        session,
-        staff_id,
-        "booking.reopen_day",
-        "booking_closure",
-        day.isoformat(),
-        {"slots_reopened": reopened},
-    )
-    return reopened
-
-
-def closure_days(session: Session) -> list[date]:
-    return list(session.scalars(select(BookingClosure.day).order_by(BookingClosure.day)).all())
-
-
-def slot_counts(
-    session: Session, service_id: str, since: datetime, until: datetime
-) -> Sequence[tuple[int, datetime, int, int, bool]]:
-    """(slot id, starts_at, capacity, booked_count, blocked) for a staff overview."""
-    rows = session.execute(
-        select(Slot.id, Slot.starts_at, Slot.capacity, Slot.booked_count, Slot.blocked)
-        .where(Slot.service_id == service_id, Slot.starts_at >= since, Slot.starts_at < until)
-        .order_by(Slot.starts_at)
-    ).all()
-    return [(int(a), b, int(c), int(d), bool(e)) for a, b, c, d, e in rows]
-
-
-def count_active(session: Session, slot_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).where(Booking.slot_id == slot_id, Booking.status == "active")
-        )
-        or 0
-    )

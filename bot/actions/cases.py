@@ -12,22 +12,25 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from bot.actions import audit
-from bot.actions.outbox import enqueue_push
+from bot.actions import audit, booking
+from bot.actions.booking import Actor
+from bot.actions.outbox import PRIORITY_STAFF, enqueue_push
+from bot.conversation import texts
+from bot.conversation.booking import booked_messages
 from bot.models.base import utcnow
-from bot.models.core import Handoff, Message, Outbox, Resident
+from bot.models.booking import Booking
+from bot.models.core import (
+    HANDOFF_STATUSES,
+    OPEN_HANDOFF_STATUSES,
+    STAFF_ACTIVE_HANDOFF_STATUSES,
+    Handoff,
+    Message,
+    Outbox,
+    Resident,
+)
 from bot.models.staff import CaseNote, StaffReply, StaffUser
 from knowledge.windows import WINDOW_IDS
 
-STATUSES: tuple[str, ...] = (
-    "new",
-    "in_progress",
-    "waiting_resident",
-    "connected",
-    "closed",
-    "back_to_bot",
-)
-OPEN_STATUSES: tuple[str, ...] = ("new", "in_progress", "waiting_resident", "connected")
 #: Allowed moves. `closed` and `back_to_bot` can be reopened by taking the case up again.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"in_progress", "closed", "back_to_bot"}),
@@ -37,17 +40,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "closed": frozenset({"in_progress"}),
     "back_to_bot": frozenset({"in_progress"}),
 }
-#: While a case is in one of these, the bot passes the resident's messages to staff.
-STAFF_ACTIVE_STATUSES = frozenset({"in_progress", "waiting_resident"})
 NOTE_MAX_LENGTH = 4000
 REPLY_MAX_LENGTH = 2000  # well under LINE's 5,000; a phone screen's worth
-STAFF_PRIORITY = 3
-
-#: Sent when staff hand the conversation back to the bot (やさしい日本語, ends with a next step).
-HAND_BACK_TEXT = (
-    "担当の職員との やりとりは ここで いったん 終わります。\n"
-    "また こまったときは、いつでも ここに 書いてください。"
-)
 
 
 class CaseError(ValueError):
@@ -68,7 +62,7 @@ def _handoff(session: Session, handoff_id: int) -> Handoff:
 def _set_staff_active(session: Session, handoff: Handoff) -> None:
     resident = session.get(Resident, handoff.resident_id)
     if resident is not None:
-        resident.staff_active = handoff.status in STAFF_ACTIVE_STATUSES
+        resident.staff_active = handoff.status in STAFF_ACTIVE_HANDOFF_STATUSES
 
 
 def claim(session: Session, *, handoff_id: int, staff_id: int, ip: str | None = None) -> bool:
@@ -80,7 +74,7 @@ def claim(session: Session, *, handoff_id: int, staff_id: int, ip: str | None = 
         .where(
             Handoff.id == handoff_id,
             Handoff.assigned_to.is_(None),
-            Handoff.status.in_(OPEN_STATUSES),
+            Handoff.status.in_(OPEN_HANDOFF_STATUSES),
         )
         .values(
             assigned_to=staff_id,
@@ -141,7 +135,7 @@ def set_status(
     session: Session, *, handoff_id: int, status: str, actor_id: int, ip: str | None = None
 ) -> Handoff:
     """Move a case along its life cycle (TRANSITIONS)."""
-    if status not in STATUSES:
+    if status not in HANDOFF_STATUSES:
         raise CaseError("bad_status")
     handoff = _handoff(session, handoff_id)
     old = handoff.status
@@ -156,7 +150,7 @@ def set_status(
         handoff.closed_at = now
     elif old == "closed":
         handoff.closed_at = None
-    if handoff.assigned_to is None and status in STAFF_ACTIVE_STATUSES:
+    if handoff.assigned_to is None and status in STAFF_ACTIVE_HANDOFF_STATUSES:
         handoff.assigned_to = actor_id
     _set_staff_active(session, handoff)
     audit.record(
@@ -189,16 +183,18 @@ def hand_back_to_bot(
     if resident is not None:
         resident.staff_active = False
         if resident.following and resident.erased_at is None:
+            # Sent when staff hand the conversation back (やさしい日本語, ends with a next step).
+            hand_back = texts.text("staff.hand_back")
             enqueue_push(
                 session,
                 resident_id=resident.id,
                 line_user_id=resident.line_user_id,
-                messages=[{"type": "text", "text": HAND_BACK_TEXT}],
+                messages=[{"type": "text", "text": hand_back}],
                 dedupe_key=f"handback:{handoff_id}:{_check_key(request_key)}",
                 origin="staff",
-                priority=STAFF_PRIORITY,
+                priority=PRIORITY_STAFF,
             )
-            session.add(Message(resident_id=resident.id, direction="bot", text=HAND_BACK_TEXT))
+            session.add(Message(resident_id=resident.id, direction="bot", text=hand_back))
     return handoff
 
 
@@ -306,7 +302,7 @@ def staff_reply(
         messages=[{"type": "text", "text": body}],
         dedupe_key=f"staff:{handoff_id}:{key}",
         origin="staff",
-        priority=STAFF_PRIORITY,
+        priority=PRIORITY_STAFF,
     )
     session.flush()
     reply = StaffReply(
@@ -377,9 +373,6 @@ def staff_book(
     """Book a slot for a case's resident from the slots screen; the resident is told on
     LINE. Returns the booking action's status (booked | duplicate | already | full |
     too_many)."""
-    from bot.actions import booking
-    from bot.conversation.booking import booked_messages
-
     handoff = _handoff(session, handoff_id)
     resident = session.get(Resident, handoff.resident_id)
     if resident is None or not resident.following or resident.erased_at is not None:
@@ -397,8 +390,7 @@ def staff_book(
         phone=phone,
         now=now,
         request_key=f"staff-{_check_key(request_key)}",
-        actor_type="staff",
-        actor_id=actor_id,
+        actor=Actor.staff(actor_id, ip),
     )
     if result.status == "booked" and result.booking is not None:
         enqueue_push(
@@ -408,7 +400,7 @@ def staff_book(
             messages=booked_messages(result.booking),
             dedupe_key=f"staff-booked:{result.booking.booking_id}",
             origin="staff",
-            priority=STAFF_PRIORITY,
+            priority=PRIORITY_STAFF,
         )
     return result.status
 
@@ -423,44 +415,24 @@ def staff_move(
     request_key: str,
     ip: str | None = None,
 ) -> str:
-    """Move a booking to another slot (both or neither); the resident is told on LINE."""
-    from bot.actions import booking
-    from bot.conversation.booking import booked_messages
-    from bot.models.booking import Booking
-
+    """Staff move a booking to another slot (both or neither); the resident is told on
+    LINE. The one staff move: bot.actions.booking.move with the staff member as the actor
+    (the old booking says cancelled_by="staff"; the audit names the staff member)."""
+    key = f"staff-{_check_key(request_key)}"
     row = session.get(Booking, booking_id)
     if row is None:
         raise CaseError("not_found")
     resident = session.get(Resident, row.resident_id)
     if resident is None:
         raise CaseError("not_found")
-    result = booking.reschedule(
+    result = booking.move(
         session,
         resident=resident,
         booking_id=booking_id,
         new_slot_id=new_slot_id,
         now=now,
-        request_key=f"staff-{_check_key(request_key)}",
+        request_key=key,
+        actor=Actor.staff(actor_id, ip),
+        notify=True,
     )
-    if result.status == "booked" and result.booking is not None:
-        audit.record(
-            session,
-            actor_type="staff",
-            actor_id=actor_id,
-            action="booking.move",
-            target_type="booking",
-            target_id=booking_id,
-            detail={"new_booking_id": result.booking.booking_id, "slot_id": new_slot_id},
-            ip=ip,
-        )
-        if resident.following and resident.erased_at is None:
-            enqueue_push(
-                session,
-                resident_id=resident.id,
-                line_user_id=resident.line_user_id,
-                messages=booked_messages(result.booking, rescheduled=True),
-                dedupe_key=f"staff-moved:{result.booking.booking_id}",
-                origin="staff",
-                priority=STAFF_PRIORITY,
-            )
     return result.status

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.db import insert_or_ignore, is_postgresql
 from bot.models.base import utcnow
 from bot.models.core import InboxEvent
 
@@ -91,16 +91,14 @@ def store_events(session: Session | Connection, events: Sequence[IncomingEvent])
     if not rows:
         return 0
     connection = session.connection() if isinstance(session, Session) else session
-    statement = _STORE[connection.dialect.name == "postgresql"]
+    statement = _STORE[is_postgresql(connection)]
     return len(connection.execute(statement, rows).all())
 
 
 _TABLE: Table = InboxEvent.__table__  # type: ignore[assignment]
 _STORE = {
-    postgres: (postgresql.insert if postgres else sqlite.insert)(_TABLE)
-    .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-    .returning(_TABLE.c.id)
-    for postgres in (False, True)
+    pg: insert_or_ignore(_TABLE, conflict=["webhook_event_id"], postgres=pg).returning(_TABLE.c.id)
+    for pg in (False, True)
 }
 
 
@@ -159,7 +157,7 @@ def claim(session: Session, *, limit: int, lease_seconds: float) -> list[Claimed
     """Claim up to `limit` events (at most one per user) until now + `lease_seconds`."""
     now = utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
-    statement = _claim_statement(session.get_bind().dialect.name == "postgresql")
+    statement = _claim_statement(is_postgresql(session))
     result = session.execute(statement, {"now": now, "lease_until": lease_until, "limit": limit})
     claimed = [
         ClaimedEvent(

@@ -15,21 +15,23 @@ UPDATE … RETURNING only takes rows that are still due.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, bindparam, cast, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Integer, Table, Text, and_, bindparam, cast, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import audit
+from bot.db import insert_or_ignore, is_postgresql, skip_locked
 from bot.models.base import utcnow
 from bot.models.core import Outbox, Resident
 
-#: Outbox priorities: crisis answers are claimed and sent before anything else.
+#: Outbox priorities: crisis answers are claimed and sent before anything else; a staff
+#: member's words (reply, hand back, booking notices) before the bot's ordinary answers.
 PRIORITY_CRISIS = 0
+PRIORITY_STAFF = 3
 PRIORITY_NORMAL = 5
 PRIORITY_BULK = 9
 
@@ -41,6 +43,8 @@ REPLY_TOKEN_MARGIN = timedelta(seconds=2)
 #: LINE takes at most 5 message objects per request.
 MAX_MESSAGES = 5
 ORIGINS = frozenset({"bot", "staff", "reminder", "system"})
+
+Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,115 @@ class ClaimedOutbox:
     priority: int
 
 
+# --- the one place an outbox row is made --------------------------------------------------
+
+
 def reply_token_expiry(event_time: datetime) -> datetime:
     """When to stop trying a reply token received with an event at `event_time`."""
     return event_time + REPLY_TOKEN_TTL
+
+
+def answer_key(webhook_event_id: str, part: int = 0) -> str:
+    """The dedupe key of the answer to one webhook event: `answer:<id>`, and for the later
+    parts of a long answer `answer:<id>:2`, `answer:<id>:3` … (one event, one answer)."""
+    return f"answer:{webhook_event_id}" + (f":{part + 1}" if part else "")
+
+
+def answer_prefix(webhook_event_id: str) -> str:
+    """What every later part's key starts with (see `answer_key`)."""
+    return f"answer:{webhook_event_id}:"
+
+
+def row(
+    *,
+    dedupe_key: str,
+    line_user_id: str,
+    messages: Sequence[Json],
+    resident_id: int | None,
+    origin: str,
+    priority: int,
+    at: datetime,
+    reply_token: str | None = None,
+    reply_token_expires_at: datetime | None = None,
+    next_attempt_at: datetime | None = None,
+) -> Json:
+    """The values of one outbox row (a fresh retry key, pending, due at `at` unless told)."""
+    if not 1 <= len(messages) <= MAX_MESSAGES:
+        raise ValueError(f"an outbox row holds 1 to {MAX_MESSAGES} messages, not {len(messages)}")
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown origin {origin!r}")
+    if reply_token is not None and reply_token_expires_at is None:
+        reply_token_expires_at = reply_token_expiry(at)
+    return {
+        "dedupe_key": dedupe_key,
+        "resident_id": resident_id,
+        "line_user_id": line_user_id,
+        "messages": list(messages),
+        "reply_token": reply_token,
+        "reply_token_expires_at": reply_token_expires_at if reply_token else None,
+        "retry_key": str(uuid.uuid4()),
+        "origin": origin,
+        "status": "pending",
+        "priority": priority,
+        "attempts": 0,
+        "next_attempt_at": next_attempt_at or at,
+        "created_at": at,
+    }
+
+
+def answer_rows(
+    *,
+    webhook_event_id: str,
+    event_time: datetime,
+    reply_token: str | None,
+    resident_id: int | None,
+    line_user_id: str,
+    replies: Sequence[Json],
+    urgent: bool,
+) -> list[Json]:
+    """The row(s) answering one webhook event. LINE takes 5 messages per request: more
+    become further rows, pushed after the first; only the first may use the reply token."""
+    rows: list[Json] = []
+    for part, start in enumerate(range(0, len(replies), MAX_MESSAGES)):
+        rows.append(
+            row(
+                dedupe_key=answer_key(webhook_event_id, part),
+                line_user_id=line_user_id,
+                messages=replies[start : start + MAX_MESSAGES],
+                resident_id=resident_id,
+                origin="bot",
+                priority=PRIORITY_CRISIS if urgent else PRIORITY_NORMAL,
+                at=event_time,
+                reply_token=reply_token if part == 0 else None,
+                # A later part must not overtake the first (same priority, later time).
+                next_attempt_at=event_time + timedelta(milliseconds=part),
+            )
+        )
+    return rows
+
+
+_TABLE: Table = Outbox.__table__  # type: ignore[assignment]
+#: Built once per dialect: the answer of every event goes through it.
+_INSERT = {
+    pg: insert_or_ignore(_TABLE, conflict=["dedupe_key"], postgres=pg) for pg in (False, True)
+}
+
+
+def insert_rows(bind: Session | Connection, rows: Sequence[Json]) -> int:
+    """Insert rows made by `row` / `answer_rows`; a dedupe key already there is skipped.
+    Returns how many rows are new."""
+    if not rows:
+        return 0
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    result = connection.execute(_INSERT[is_postgresql(connection)], list(rows))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def enqueue(
     session: Session,
     *,
     line_user_id: str,
-    messages: list[dict[str, Any]],
+    messages: list[Json],
     dedupe_key: str,
     resident_id: int | None = None,
     origin: str = "bot",
@@ -80,34 +183,20 @@ def enqueue(
 ) -> Outbox:
     """Add a message batch to send (in the caller's transaction). Idempotent on dedupe_key:
     a second call with the same key returns the first row and changes nothing."""
-    if not 1 <= len(messages) <= MAX_MESSAGES:
-        raise ValueError(f"an outbox row holds 1 to {MAX_MESSAGES} messages, not {len(messages)}")
-    if origin not in ORIGINS:
-        raise ValueError(f"unknown origin {origin!r}")
-    now = now or utcnow()
-    if reply_token is not None and reply_token_expires_at is None:
-        reply_token_expires_at = reply_token_expiry(now)
-    values: dict[str, Any] = {
-        "dedupe_key": dedupe_key,
-        "resident_id": resident_id,
-        "line_user_id": line_user_id,
-        "messages": messages,
-        "reply_token": reply_token,
-        "reply_token_expires_at": reply_token_expires_at if reply_token else None,
-        "retry_key": str(uuid.uuid4()),
-        "origin": origin,
-        "status": "pending",
-        "priority": priority,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    session.execute(stmt)
-    row = session.scalars(select(Outbox).where(Outbox.dedupe_key == dedupe_key)).one()
-    return row
+    values = row(
+        dedupe_key=dedupe_key,
+        line_user_id=line_user_id,
+        messages=messages,
+        resident_id=resident_id,
+        origin=origin,
+        priority=priority,
+        at=now or utcnow(),
+        reply_token=reply_token,
+        reply_token_expires_at=reply_token_expires_at,
+    )
+    session.flush()  # what the caller added (its resident, its message) goes in first
+    insert_rows(session, [values])
+    return session.scalars(select(Outbox).where(Outbox.dedupe_key == dedupe_key)).one()
 
 
 def enqueue_push(
@@ -115,7 +204,7 @@ def enqueue_push(
     *,
     resident_id: int | None,
     line_user_id: str,
-    messages: list[dict[str, Any]],
+    messages: list[Json],
     dedupe_key: str,
     origin: str,
     priority: int = PRIORITY_NORMAL,
@@ -146,8 +235,7 @@ def _claim_statement(postgres: bool) -> Any:
         .order_by(Outbox.priority, Outbox.next_attempt_at, Outbox.id)
         .limit(bindparam("b_limit", type_=Integer))
     )
-    if postgres:
-        chosen = chosen.with_for_update(skip_locked=True)
+    chosen = skip_locked(chosen, postgres=postgres)
     return (
         update(Outbox)
         .where(Outbox.id.in_(chosen.scalar_subquery()))
@@ -197,9 +285,8 @@ def claim_due(
     if limit <= 0:
         return []
     connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
     rows = connection.execute(
-        _CLAIM[postgres],
+        _CLAIM[is_postgresql(connection)],
         {
             "b_now": now,
             "b_lease_until": now + timedelta(seconds=lease_seconds),
@@ -324,6 +411,20 @@ def cancel_pending_for_resident(
     result = session.execute(
         update(Outbox)
         .where(Outbox.resident_id == resident_id, Outbox.status == "pending")
+        .values(status="cancelled", lease_until=None, last_error=reason[:255])
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def cancel_pending_keys(session: Session, dedupe_keys: Sequence[str], *, reason: str) -> int:
+    """Cancel the rows with these dedupe keys that have not started sending (a cancelled
+    booking's reminders). Returns how many rows."""
+    if not dedupe_keys:
+        return 0
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.dedupe_key.in_(list(dedupe_keys)), Outbox.status == "pending")
         .values(status="cancelled", lease_until=None, last_error=reason[:255])
         .execution_options(synchronize_session=False)
     )

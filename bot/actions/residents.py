@@ -6,15 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.actions import audit
+from bot.actions import audit, booking, outbox, reminders
+from bot.conversation.effects import ConsentRecord
 from bot.models.core import Handoff, InboxEvent, Message, Outbox, Resident
-
-#: Outbox rows still waiting to go out; `sending` rows are in flight and finish on their own.
-PENDING_OUTBOX = ("pending",)
-
 
 _RESIDENT_BY_USER = select(Resident).where(Resident.line_user_id == bindparam("b_user"))
 
@@ -64,25 +61,46 @@ def unfollow(session: Session, resident: Resident, *, now: datetime) -> int:
 
 
 def cancel_pending(session: Session, resident: Resident) -> int:
-    """Cancel the resident's outbox rows that have not started sending."""
-    result = session.execute(
-        update(Outbox)
-        .where(Outbox.resident_id == resident.id, Outbox.status.in_(PENDING_OUTBOX))
-        .values(status="cancelled", last_error="cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    """Cancel the resident's outbox rows that have not started sending (`sending` rows are
+    in flight and finish on their own)."""
+    return outbox.cancel_pending_for_resident(session, resident.id)
 
 
 def cancel_reminders(session: Session, resident: Resident) -> int:
     """Cancel the reminders of the resident's bookings (bookings themselves stay)."""
-    from bot.actions.booking import on_unfollow
-
-    return on_unfollow(session, resident.id)
+    return reminders.cancel_for_resident(session, resident.id)
 
 
-def withdraw_consent(resident: Resident) -> None:
+def give_consent(session: Session, resident: Resident, record: ConsentRecord) -> None:
+    """The resident agreed to share with staff: which text (version, hash) and when."""
+    resident.consent_version = str(record.version)
+    resident.consent_given_at = record.given_at
+    resident.consent_text_hash = str(record.text_hash)
+    audit.record(
+        session,
+        actor_type="resident",
+        actor_id=resident.id,
+        action="consent.give",
+        target_type="resident",
+        target_id=resident.id,
+        detail={"version": resident.consent_version},
+    )
+
+
+def withdraw_consent(session: Session, resident: Resident, *, now: datetime) -> None:
+    """Stop sharing from now on: the resident's consent and every handoff's are cleared."""
     _clear_consent(resident)
+    for handoff in session.scalars(select(Handoff).where(Handoff.resident_id == resident.id)):
+        handoff.consented = False
+        handoff.updated_at = now
+    audit.record(
+        session,
+        actor_type="resident",
+        actor_id=resident.id,
+        action="consent.withdraw",
+        target_type="resident",
+        target_id=resident.id,
+    )
 
 
 def _clear_consent(resident: Resident) -> None:
@@ -91,7 +109,9 @@ def _clear_consent(resident: Resident) -> None:
     resident.consent_text_hash = None
 
 
-def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id: int) -> None:
+def erase(
+    session: Session, resident: Resident, *, now: datetime, keep_inbox_id: int | None = None
+) -> None:
     """「削除」 confirmed: erase the resident's words and triage everywhere we keep them.
 
     Message text and triage → NULL; inbox payload texts blanked for every processed event
@@ -114,11 +134,11 @@ def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id:
         .execution_options(synchronize_session=False)
     )
     blanked = 0
+    processed: ColumnElement[bool] = InboxEvent.status.not_in(("pending", "claimed"))
+    if keep_inbox_id is not None:
+        processed = processed | (InboxEvent.id == keep_inbox_id)
     rows = session.scalars(
-        select(InboxEvent).where(
-            InboxEvent.line_user_id == resident.line_user_id,
-            (InboxEvent.status.not_in(("pending", "claimed"))) | (InboxEvent.id == keep_inbox_id),
-        )
+        select(InboxEvent).where(InboxEvent.line_user_id == resident.line_user_id, processed)
     ).all()
     for row in rows:
         cleaned = blank_payload(row.payload)
@@ -133,9 +153,7 @@ def erase(session: Session, resident: Resident, *, now: datetime, keep_inbox_id:
     )
     _clear_consent(resident)
     cancelled = cancel_pending(session, resident)
-    from bot.actions.booking import on_erase
-
-    bookings_cancelled = on_erase(session, resident.id, now=now)
+    bookings_cancelled = booking.erase_for_resident(session, resident.id, now=now)
     resident.erased_at = now
     audit.record(
         session,
@@ -199,9 +217,11 @@ def erase_message(session: Session, resident: Resident, message_id: str) -> bool
         update(Outbox)
         .where(
             or_(
-                Outbox.dedupe_key == f"answer:{found.webhook_event_id}",
+                Outbox.dedupe_key == outbox.answer_key(found.webhook_event_id),
                 # Long answers are split into parts: answer:<id>:2, answer:<id>:3 …
-                Outbox.dedupe_key.startswith(f"answer:{found.webhook_event_id}:", autoescape=True),
+                Outbox.dedupe_key.startswith(
+                    outbox.answer_prefix(found.webhook_event_id), autoescape=True
+                ),
             ),
             Outbox.status.in_(("sent", "dead")),
         )

@@ -4,7 +4,8 @@
     result = step(State.from_json(stored), events.Text("家賃が払えない"), Context(now=now))
 
 No database, no HTTP, no LINE SDK here; imports triage and knowledge only. All wording is
-in texts.yaml (checked at import); the crisis policy is in bot.conversation.crisis.
+in the text store (bot/conversation/texts, checked at import); the crisis policy is in
+bot.conversation.crisis.
 """
 
 from bot.conversation import effects, events

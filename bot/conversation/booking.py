@@ -3,7 +3,7 @@
 Pure: no database, no clock, no network. What the dialogue must know from the database
 (free slots, the resident's bookings) it asks the `BookingPort` in `Context.booking`; what
 it wants done (book, cancel, move) it returns as effects, which
-`bot.actions.booking.apply_booking_effect` carries out in the worker's transaction and
+`bot.actions.effects.apply_booking_effect` carries out in the worker's transaction and
 answers (the confirmation, or 「埋まってしまいました」 with the nearest alternatives).
 
 Everything a confirm button needs travels in its postback data (slot, mode, phone and a
@@ -28,17 +28,15 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
-import yaml
-
 from bot.conversation import messages as m
 from bot.conversation import postback as pb
-from bot.conversation import texts as conversation_texts
+from bot.conversation import texts
+from bot.conversation.effects import BookingEffect, BookSlot, CancelBooking, RescheduleBooking
 from bot.conversation.phone import normalise_phone
+from bot.conversation.timefmt import short_day, short_when, slot_day, slot_when
 from knowledge.booking import (
     BookableService,
     BookingSettings,
@@ -60,8 +58,6 @@ MAX_ACTIVE_BOOKINGS = 3
 QUICK_REPLY_MAX = m.QUICK_REPLY_MAX
 #: How long "send me your phone number" waits before text goes back to the triage.
 PHONE_WAIT = timedelta(minutes=30)
-_WEEKDAY = "月火水木金土日"
-_TEXTS_FILE = Path(__file__).with_name("booking_texts.yaml")
 
 
 # ----------------------------------------------------------------------------- views, port
@@ -89,7 +85,7 @@ class BookingView:
 
 
 class BookingPort(Protocol):
-    """What the dialogue reads from the database (bot.actions.booking.DbBookingPort)."""
+    """What the dialogue reads from the database (bot.queries.booking.DbBookingPort)."""
 
     def can_book(self, window_id: str) -> bool:
         """Whether residents book this window in the chat (a bookable service covers it)."""
@@ -109,35 +105,7 @@ class BookingPort(Protocol):
         ...
 
 
-# ----------------------------------------------------------------------------- effects
-
-
-@dataclass(frozen=True, slots=True)
-class BookSlot:
-    slot_id: int
-    mode: str
-    phone: str | None
-    #: Unique per confirm button: the same button tapped twice is one booking.
-    request_key: str
-    #: The triage summary to hand to the 相談員; stored only with consent on record.
-    summary: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CancelBooking:
-    booking_id: int
-    #: Offer new times after cancelling (the reminder's 「行けなくなった」 and the list do).
-    offer_new: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class RescheduleBooking:
-    booking_id: int
-    new_slot_id: int
-    request_key: str
-
-
-BookingEffect = BookSlot | CancelBooking | RescheduleBooking
+# ----------------------------------------------------------------------------- turns
 
 
 @dataclass(frozen=True)
@@ -156,45 +124,12 @@ class BookingTurn:
 # ----------------------------------------------------------------------------- texts
 
 
-@cache
-def texts() -> Mapping[str, Any]:
-    with _TEXTS_FILE.open(encoding="utf-8") as handle:
-        loaded = yaml.safe_load(handle)
-    assert isinstance(loaded, dict)
-    return loaded
+def _t(key: str, **values: Any) -> str:
+    """A text of the booking section of the text store (bot.conversation.texts)."""
+    return texts.text(f"booking.{key}", **values)
 
 
-def _t(key: str, **values: object) -> str:
-    template = texts()[key]
-    assert isinstance(template, str), key
-    return template.format(**values) if values else template
-
-
-# ----------------------------------------------------------------------------- formatting
-
-
-def when_text(at: datetime) -> str:
-    """「12月3日（水）10:00」 in Asia/Tokyo."""
-    local = to_jst(at)
-    return f"{date_text(local.date())}{local.hour}:{local.minute:02d}"
-
-
-def date_text(day: date) -> str:
-    return f"{day.month}月{day.day}日（{_WEEKDAY[day.weekday()]}）"
-
-
-def short_day(day: date) -> str:
-    return f"{day.month}/{day.day}（{_WEEKDAY[day.weekday()]}）"
-
-
-def short_when(at: datetime) -> str:
-    local = to_jst(at)
-    return f"{short_day(local.date())}{local.hour}:{local.minute:02d}"
-
-
-def parse_phone(text: str) -> str | None:
-    """A Japanese phone number formatted for staff (090-1234-5678), or None."""
-    return normalise_phone(text)
+# ----------------------------------------------------------------------------- facts
 
 
 def _service(service_id: str, settings: BookingSettings | None = None) -> BookableService:
@@ -234,14 +169,6 @@ def _data(op: str, **params: object) -> str:
     return urlencode(fields)
 
 
-def postback(label: str, data: str, display: str | None = None) -> Message:
-    return m.postback(label, data, display)
-
-
-def text_message(text: str, actions: Sequence[Message] = ()) -> Message:
-    return m.text(text, actions)
-
-
 def card(text: str, alt: str, actions: Sequence[Message]) -> Message:
     """A Flex bubble: the text and its buttons underneath (they stay tappable, unlike quick
     replies, which vanish after the next message)."""
@@ -267,16 +194,16 @@ def card(text: str, alt: str, actions: Sequence[Message]) -> Message:
 
 
 def _quit_action() -> Message:
-    return postback(_t("quit_label"), _data("quit"))
+    return m.postback(texts.label("booking_quit"), _data("quit"))
 
 
 def _list_action() -> Message:
-    return postback(_t("list_label"), _data("list"))
+    return m.postback(texts.label("booking_list"), _data("list"))
 
 
 def _service_actions() -> list[Message]:
-    labels = texts()["service_labels"]
-    return [postback(labels[s], _data("svc", s=s)) for s in labels]
+    services = load_booking_settings().services.values()
+    return [m.postback(s.label, _data("svc", s=s.id)) for s in services]
 
 
 # ----------------------------------------------------------------------------- free text
@@ -399,20 +326,6 @@ def start_for_intent(intent: BookingIntent, *, port: BookingPort, now: datetime)
     return _offer(intent.service_id, port, now, since=since, next_week=intent.next_week)
 
 
-def start(
-    service_id: str | None = None,
-    *,
-    port: BookingPort | None = None,
-    now: datetime | None = None,
-) -> BookingTurn:
-    """The first booking step (rich menu, a triage answer's 予約する): the open times of
-    `service_id` when given with a port, else the question what to book."""
-    if service_id in load_booking_settings().services and port is not None and now is not None:
-        assert service_id is not None
-        return _offer(service_id, port, now)
-    return _start()
-
-
 def service_for_window(window_id: str) -> str | None:
     """The bookable service for a triage window (None if that window takes no bookings)."""
     service = load_booking_settings().service_for_window(window_id)
@@ -439,7 +352,7 @@ class _Tap:
 
 def _start() -> BookingTurn:
     """「どれを予約しますか？」"""
-    return BookingTurn((text_message(_t("choose_service"), [*_service_actions(), _list_action()]),))
+    return BookingTurn((m.text(_t("choose_service"), [*_service_actions(), _list_action()]),))
 
 
 def _on_start(tap: _Tap) -> BookingTurn:
@@ -468,7 +381,7 @@ def _picker(service_id: str, now: datetime, move: int | None) -> Message:
     last = last_bookable_date(now, settings)
     return {
         "type": "datetimepicker",
-        "label": _t("other_date"),
+        "label": texts.label("booking_other_date"),
         "data": _data("date", s=service_id, mv=move),
         "mode": "date",
         "initial": first.isoformat(),
@@ -478,16 +391,16 @@ def _picker(service_id: str, now: datetime, move: int | None) -> Message:
 
 
 def _slot_action(slot: SlotView, move: int | None) -> Message:
-    return postback(
+    return m.postback(
         short_when(slot.starts_at),
         _data("pick", sl=slot.slot_id, s=slot.service_id, mv=move),
-        when_text(slot.starts_at),
+        slot_when(slot.starts_at),
     )
 
 
 def _day_action(service_id: str, day: date, move: int | None) -> Message:
-    return postback(
-        short_day(day), _data("day", s=service_id, d=day.isoformat(), mv=move), date_text(day)
+    return m.postback(
+        short_day(day), _data("day", s=service_id, d=day.isoformat(), mv=move), slot_day(day)
     )
 
 
@@ -511,9 +424,9 @@ def _offer(
     slots = port.available_slots(service_id, since or now, 200)
     messages: list[Message] = []
     if service.reservation == "first_visit":
-        messages.append(text_message(_t("ibasho_first_visit")))
+        messages.append(m.text(_t("ibasho_first_visit")))
     if not slots:
-        messages.append(text_message(_no_slots_text(), [_list_action()]))
+        messages.append(m.text(_no_slots_text(), [_list_action()]))
         return BookingTurn(tuple(messages))
     if lead is not None:
         intro = lead
@@ -532,7 +445,7 @@ def _offer(
         choices = [_day_action(service_id, d, move) for d in days[:room]]
     else:
         choices = [_slot_action(s, move) for s in slots[:room]]
-    messages.append(text_message(intro, [*choices, *tail]))
+    messages.append(m.text(intro, [*choices, *tail]))
     return BookingTurn(tuple(messages))
 
 
@@ -552,13 +465,13 @@ def _on_day(tap: _Tap) -> BookingTurn:
     room = QUICK_REPLY_MAX - len(tail)
     if same_day:
         choices = [_slot_action(s, move) for s in same_day[:room]]
-        intro = _t("slots_on_date", date=date_text(day))
-        return BookingTurn((text_message(intro, [*choices, *tail]),))
+        intro = _t("slots_on_date", date=slot_day(day))
+        return BookingTurn((m.text(intro, [*choices, *tail]),))
     if not slots:
-        return BookingTurn((text_message(_no_slots_text(), [_list_action()]),))
+        return BookingTurn((m.text(_no_slots_text(), [_list_action()]),))
     nearest = [_slot_action(s, move) for s in slots[:room]]
-    intro = _t("no_slots_on_date", date=date_text(day))
-    return BookingTurn((text_message(intro, [*nearest, *tail]),))
+    intro = _t("no_slots_on_date", date=slot_day(day))
+    return BookingTurn((m.text(intro, [*nearest, *tail]),))
 
 
 def _request_key(slot_id: int, now: datetime) -> str:
@@ -572,13 +485,13 @@ def _confirm_turn(
     how = how_text(slot.service_id, mode, phone)
     key = _request_key(slot.slot_id, now)
     ok = _data("ok", sl=slot.slot_id, m=mode, ph=phone, k=key, mv=move)
-    when = when_text(slot.starts_at)
+    when = slot_when(slot.starts_at)
     if move is None:
         text = _t("confirm", name=service.name, when=when, how=how)
-        yes = postback(_t("confirm_yes"), ok)
+        yes = m.postback(texts.label("booking_confirm"), ok)
     else:
         text = _t("reschedule_confirm", name=service.name, when=when, how=how)
-        yes = postback(_t("reschedule_yes"), ok)
+        yes = m.postback(texts.label("booking_reschedule"), ok)
     return BookingTurn((card(text, text, [yes, _quit_action()]),))
 
 
@@ -593,7 +506,7 @@ def _gone(tap: _Tap, service_id: str | None) -> BookingTurn:
     """The picked slot is no longer bookable: say so, and offer what is open."""
     if service_id and service_id in load_booking_settings().services:
         return _offer(service_id, tap.port, tap.now, lead=_t("full"))
-    return BookingTurn((text_message(_t("flow_expired"), _service_actions()),))
+    return BookingTurn((m.text(_t("flow_expired"), _service_actions()),))
 
 
 def _on_pick(tap: _Tap) -> BookingTurn:
@@ -610,12 +523,14 @@ def _on_pick(tap: _Tap) -> BookingTurn:
     service = _service(slot.service_id)
     if len(service.modes) == 1:
         return _confirm_turn(slot, service.modes[0], None, tap.now)
-    labels = texts()["mode_labels"]
     actions = [
-        postback(labels[mode], _data("mode", sl=slot.slot_id, s=slot.service_id, m=mode))
+        m.postback(
+            texts.label(f"booking_mode_{mode}"),
+            _data("mode", sl=slot.slot_id, s=slot.service_id, m=mode),
+        )
         for mode in service.modes
     ]
-    return BookingTurn((text_message(_t("choose_mode"), [*actions, _quit_action()]),))
+    return BookingTurn((m.text(_t("choose_mode"), [*actions, _quit_action()]),))
 
 
 def _on_mode(tap: _Tap) -> BookingTurn:
@@ -628,7 +543,7 @@ def _on_mode(tap: _Tap) -> BookingTurn:
         return _on_pick(tap)
     if mode == "phone":
         state = {"stage": "phone", "slot": slot.slot_id, "asked_at": tap.now.isoformat()}
-        return BookingTurn((text_message(_t("ask_phone"), [_quit_action()]),), state=state)
+        return BookingTurn((m.text(_t("ask_phone"), [_quit_action()]),), state=state)
     return _confirm_turn(slot, mode, None, tap.now)
 
 
@@ -638,21 +553,21 @@ _QUIT_WORDS = frozenset({"やめる", "やめます", "やめた", "キャンセ
 def _phone_typed(
     text: str, state: Mapping[str, Any], port: BookingPort, now: datetime
 ) -> BookingTurn | None:
-    phone = parse_phone(text)
+    phone = normalise_phone(text)
     if phone is None:
         words = unicodedata.normalize("NFKC", text).strip()
         if words in _QUIT_WORDS:
-            return BookingTurn((text_message(_t("quit")),))
+            return BookingTurn((m.text(_t("quit")),))
         if sum(ch.isdigit() for ch in words) < 4:
             return None  # not a number at all: the conversation takes it (a worry, a question)
         keep = {**state, "asked_at": now.isoformat()}
-        return BookingTurn((text_message(_t("bad_phone"), [_quit_action()]),), state=keep)
+        return BookingTurn((m.text(_t("bad_phone"), [_quit_action()]),), state=keep)
     try:
         slot = port.slot(int(state.get("slot", 0)))
     except (TypeError, ValueError):
         slot = None
     if slot is None:
-        return BookingTurn((text_message(_t("flow_expired"), _service_actions()),))
+        return BookingTurn((m.text(_t("flow_expired"), _service_actions()),))
     return _confirm_turn(slot, "phone", phone, now)
 
 
@@ -660,7 +575,7 @@ def _on_ok(tap: _Tap) -> BookingTurn:
     slot_id = tap.get_int("sl")
     key = tap.fields.get("k", "")
     mode = tap.fields.get("m", "")
-    phone = parse_phone(tap.fields["ph"]) if tap.fields.get("ph") else None
+    phone = normalise_phone(tap.fields["ph"]) if tap.fields.get("ph") else None
     if slot_id is None or not key or mode not in ("visit", "phone"):
         return _start()
     if mode == "phone" and phone is None:
@@ -672,31 +587,33 @@ def _on_ok(tap: _Tap) -> BookingTurn:
 
 
 def _on_quit(tap: _Tap) -> BookingTurn:
-    return BookingTurn((text_message(_t("quit")),))
+    return BookingTurn((m.text(_t("quit")),))
 
 
 def _list(port: BookingPort, *, only: str | None = None, lead: str | None = None) -> BookingTurn:
     bookings = [b for b in port.bookings_of() if b.status == "active"]
     if not bookings:
-        book = postback(_t("new_booking"), _data(""))
-        return BookingTurn((text_message(lead or _t("list_none"), [book, *_service_actions()]),))
+        book = m.postback(texts.label("booking_new"), _data(""))
+        return BookingTurn((m.text(lead or _t("list_none"), [book, *_service_actions()]),))
     if only == "cancel" and len(bookings) == 1:
         return _cancel_ask(bookings[0])
     lines = [lead or _t("list_intro")]
     actions: list[Message] = []
     for b in bookings[:5]:
         name = service_name(b.service_id)
-        lines.append(_t("list_item", when=when_text(b.starts_at), name=name, reference=b.reference))
+        lines.append(_t("list_item", when=slot_when(b.starts_at), name=name, reference=b.reference))
         short = short_when(b.starts_at)
         if only != "cancel":
-            actions.append(postback(_t("change_label", short=short), _data("move", b=b.booking_id)))
+            actions.append(
+                m.postback(_t("change_label", short=short), _data("move", b=b.booking_id))
+            )
         if only != "change":
             actions.append(
-                postback(_t("cancel_label", short=short), _data("cancel_ask", b=b.booking_id))
+                m.postback(_t("cancel_label", short=short), _data("cancel_ask", b=b.booking_id))
             )
     lines.append(_t("list_actions"))
-    actions.append(postback(_t("new_booking"), _data("")))
-    return BookingTurn((text_message("\n".join(lines), actions),))
+    actions.append(m.postback(texts.label("booking_new"), _data("")))
+    return BookingTurn((m.text("\n".join(lines), actions),))
 
 
 def _on_list(tap: _Tap) -> BookingTurn:
@@ -704,9 +621,9 @@ def _on_list(tap: _Tap) -> BookingTurn:
 
 
 def _cancel_ask(view: BookingView) -> BookingTurn:
-    text = _t("cancel_ask", when=when_text(view.starts_at), name=service_name(view.service_id))
-    yes = postback(_t("cancel_yes"), _data("cancel", b=view.booking_id))
-    no = postback(_t("cancel_no"), _data("keep"))
+    text = _t("cancel_ask", when=slot_when(view.starts_at), name=service_name(view.service_id))
+    yes = m.postback(texts.label("booking_cancel_yes"), _data("cancel", b=view.booking_id))
+    no = m.postback(texts.label("booking_cancel_no"), _data("keep"))
     return BookingTurn((card(text, text, [yes, no]),))
 
 
@@ -726,7 +643,7 @@ def _on_cancel(tap: _Tap) -> BookingTurn:
 
 
 def _on_keep(tap: _Tap) -> BookingTurn:
-    return BookingTurn((text_message(_t("kept"), [_list_action()]),))
+    return BookingTurn((m.text(_t("kept"), [_list_action()]),))
 
 
 def _on_move(tap: _Tap) -> BookingTurn:
@@ -734,7 +651,7 @@ def _on_move(tap: _Tap) -> BookingTurn:
     view = _find_booking(tap.port, booking_id) if booking_id else None
     if view is None:
         return _list(tap.port, lead=_t("not_found"))
-    lead = _t("move_intro", when=when_text(view.starts_at))
+    lead = _t("move_intro", when=slot_when(view.starts_at))
     return _offer(view.service_id, tap.port, tap.now, move=view.booking_id, lead=lead)
 
 
@@ -756,7 +673,7 @@ _POSTBACKS = {
 
 
 # ----------------------------------------------------------------------------- answers to effects
-# Built here (pure) so all booking wording stays beside the dialogue; bot.actions.booking
+# Built here (pure) so all booking wording stays beside the dialogue; bot.actions.effects
 # calls them with what the database returned.
 
 
@@ -768,13 +685,13 @@ def booked_messages(
     name = service_name(view.service_id)
     how = how_text(view.service_id, view.mode, view.phone)
     key = "rescheduled" if rescheduled else "booked"
-    lines = [_t(key, reference=view.reference, name=name, when=when_text(view.starts_at), how=how)]
+    lines = [_t(key, reference=view.reference, name=name, when=slot_when(view.starts_at), how=how)]
     kinds = set(reminders)
     note = "both" if kinds >= {"day_before", "morning_of"} else next(iter(kinds), None)
     if note is not None:
-        lines.append(str(texts()["reminder_note"][note]))
+        lines.append(_t(f"reminder_note.{note}"))
     lines.append(_t("booked_footer"))
-    return [text_message("\n".join(lines), [_list_action()])]
+    return [m.text("\n".join(lines), [_list_action()])]
 
 
 def staff_rescheduled_messages(view: BookingView) -> list[Message]:
@@ -785,18 +702,18 @@ def staff_rescheduled_messages(view: BookingView) -> list[Message]:
         "staff_rescheduled",
         reference=view.reference,
         name=name,
-        when=when_text(view.starts_at),
+        when=slot_when(view.starts_at),
         how=how,
     )
-    return [text_message(text, [_list_action()])]
+    return [m.text(text, [_list_action()])]
 
 
 def already_booked_messages(view: BookingView) -> list[Message]:
-    return [text_message(_t("already_booked", reference=view.reference), [_list_action()])]
+    return [m.text(_t("already_booked", reference=view.reference), [_list_action()])]
 
 
 def too_many_messages() -> list[Message]:
-    return [text_message(_t("too_many", count=MAX_ACTIVE_BOOKINGS), [_list_action()])]
+    return [m.text(_t("too_many", count=MAX_ACTIVE_BOOKINGS), [_list_action()])]
 
 
 def full_messages(
@@ -809,9 +726,9 @@ def full_messages(
             text = _t("full_no_alternatives", phone=phone)
         else:
             text = _t("full") + "\n" + _t("no_slots_without_phone")
-        return [text_message(text, [_list_action()])]
+        return [m.text(text, [_list_action()])]
     actions = [_slot_action(s, move) for s in alternatives[: QUICK_REPLY_MAX - 1]]
-    return [text_message(_t("full"), [*actions, _quit_action()])]
+    return [m.text(_t("full"), [*actions, _quit_action()])]
 
 
 def cancelled_messages(
@@ -822,35 +739,35 @@ def cancelled_messages(
     if by_staff:
         text = _t(
             "staff_cancelled",
-            when=when_text(view.starts_at),
+            when=slot_when(view.starts_at),
             name=service_name(view.service_id),
             reference=view.reference,
         )
-        return [text_message(text, [*actions, _list_action()])]
+        return [m.text(text, [*actions, _list_action()])]
     if not actions:
-        return [text_message(_t("cancelled_no_offer", reference=view.reference))]
-    return [text_message(_t("cancelled", reference=view.reference), [*actions, _quit_action()])]
+        return [m.text(_t("cancelled_no_offer", reference=view.reference))]
+    return [m.text(_t("cancelled", reference=view.reference), [*actions, _quit_action()])]
 
 
 def already_cancelled_messages() -> list[Message]:
-    return [text_message(_t("already_cancelled"), [_list_action()])]
+    return [m.text(_t("already_cancelled"), [_list_action()])]
 
 
 def not_found_messages() -> list[Message]:
-    return [text_message(_t("not_found"), [_list_action()])]
+    return [m.text(_t("not_found"), [_list_action()])]
 
 
 def reminder_messages(view: BookingView, kind: str) -> list[Message]:
     """The reminder push: a card with a one-tap 「行けなくなった」 (cancel, then new times)."""
     name = service_name(view.service_id)
-    when = when_text(view.starts_at)
+    when = slot_when(view.starts_at)
     how = how_text(view.service_id, view.mode, view.phone)
     key = "reminder_day_before" if kind == "day_before" else "reminder_morning_of"
     text = _t(key, name=name, when=when, how=how, reference=view.reference)
     alt = _t("reminder_alt", when=when, name=name, reference=view.reference)
     actions = [
-        postback(_t("cant_go"), _data("cancel", b=view.booking_id)),
-        postback(_t("see_bookings"), _data("list")),
+        m.postback(texts.label("booking_cant_go"), _data("cancel", b=view.booking_id)),
+        m.postback(texts.label("booking_see"), _data("list")),
     ]
     return [card(text, alt, actions)]
 
@@ -862,17 +779,16 @@ def book_action(window: Window, ctx: Context) -> Message | None:
     """The 「予約する」 button of a triage answer, or None (no port, or not bookable here)."""
     if ctx.booking is None or not window.bookable or not ctx.booking.can_book(window.id):
         return None
-    return m.postback(conversation_texts.label("book"), pb.encode("book", w=window.id))
+    return m.postback(texts.label("book"), pb.encode("book", w=window.id))
 
 
 def _as_step(state: State, turn: BookingTurn) -> Step:
     from bot.conversation.machine import Step
 
-    effects: Any = turn.effects  # booking effects travel beside the conversation's own
     return Step(
         state.evolve(phase="idle", booking=dict(turn.state or {})),
         list(turn.messages),
-        effects,
+        turn.effects,
     )
 
 

@@ -1,4 +1,4 @@
-"""The crisis answer. Safety first (DESIGN.md principle 2); the policy, also in texts.yaml:
+"""The crisis answer. Safety first (DESIGN.md principle 2); the policy, also in texts/ja.yaml:
 
 - The crisis check (triage) runs on every text, in every phase of a flow and while a staff
   member is chatting, before anything else. Its answer is the FIRST message of the step and

@@ -1,12 +1,15 @@
 """What a step asks the service to do besides answering (one transaction, bot.actions).
 
-Effects are plain frozen data; the service looks them up by class name. They never carry
-the resident's raw message text: `summary` is the triage result (windows, urgency, reporter,
+Effects are plain frozen data, one closed union (`Effect`): the service dispatches on their
+type with a `match` that mypy checks for exhaustiveness (bot.actions.effects), so an effect
+nobody carries out is a type error, never a silently dropped consent. They never carry the
+resident's raw message text: `summary` is the triage result (windows, urgency, reporter,
 evidence) that staff may see under consent or under the crisis policy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -75,6 +78,36 @@ class CancelPending:
     """Cancel everything still to be sent to this resident (outbox, reminders)."""
 
 
+# --- booking (bot.conversation.booking asks; bot.actions.booking carries out) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class BookSlot:
+    slot_id: int
+    mode: str
+    phone: str | None
+    #: Unique per confirm button: the same button tapped twice is one booking.
+    request_key: str
+    #: The triage summary to hand to the 相談員; stored only with consent on record.
+    summary: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelBooking:
+    booking_id: int
+    #: Offer new times after cancelling (the reminder's 「行けなくなった」 and the list do).
+    offer_new: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RescheduleBooking:
+    booking_id: int
+    new_slot_id: int
+    request_key: str
+
+
+BookingEffect = BookSlot | CancelBooking | RescheduleBooking
+
 Effect = (
     GiveConsent
     | WithdrawConsent
@@ -83,9 +116,15 @@ Effect = (
     | EraseResidentData
     | EraseMessage
     | CancelPending
+    | BookSlot
+    | CancelBooking
+    | RescheduleBooking
 )
 
 __all__ = [
+    "BookSlot",
+    "BookingEffect",
+    "CancelBooking",
     "CancelPending",
     "ConsentRecord",
     "ContactMethod",
@@ -95,5 +134,6 @@ __all__ = [
     "EraseResidentData",
     "GiveConsent",
     "MarkUrgent",
+    "RescheduleBooking",
     "WithdrawConsent",
 ]

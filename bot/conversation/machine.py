@@ -2,7 +2,8 @@
 
 No database, no HTTP, no LINE SDK: the service gives it the stored state, the event and the
 time, and stores what comes back (new state, replies, effects) in one transaction. All
-wording comes from texts.yaml; all facts (phones, hours, places) from knowledge/.
+wording comes from the text store (bot/conversation/texts); all facts (phones, hours,
+places) and the menu from knowledge/.
 
 Order of checks on a text (principles in DESIGN.md):
 1. crisis (every text, every phase, also while staff chat) — see bot.conversation.crisis;
@@ -40,6 +41,7 @@ from bot.conversation.phone import normalise_phone
 from bot.conversation.state import State
 from bot.conversation.timefmt import desk_next_opening
 from knowledge.crisis_lines import CrisisLine, lines_for
+from knowledge.menu import load_menu
 from knowledge.windows import Window
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis
 
@@ -90,75 +92,9 @@ class Step:
     analysis: Analysis | None = None
 
 
-# --- categories: start points, the clarifying question, 「ほかの窓口」 -------------------------
+# --- the menu (knowledge/data/menu.yaml): start points, categories, 「ほかの窓口」 ------------
 
-#: category key → windows shown (in order). Labels are texts.yaml labels.cat_<key>.
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "rent": ("housing_benefit", "self_reliance"),
-    "debt": ("household_budget",),
-    "job": ("self_reliance", "work_readiness"),
-    "living": ("self_reliance", "welfare_loan"),
-    "house_search": ("housing_search",),
-    "money": ("self_reliance", "household_budget"),
-    "housing": ("housing_benefit", "housing_search"),
-    "child": ("child_family", "education"),
-    "elderly": ("elderly_care",),
-    "hikikomori_family": ("hikikomori_family", "general_desk"),
-    "disability": ("disability",),
-    "partner": ("general_desk", "women"),
-    "school": ("education", "child_ombuds"),
-    "women": ("women", "single_parent"),
-    "consumer": ("consumer",),
-    "rights": ("rights_advocacy",),
-    "volunteer": ("volunteer",),
-    "general": ("general_desk",),
-    "family_other": ("general_desk",),
-    "neighbour": ("general_desk",),
-    "neighbour_elderly": ("elderly_care", "general_desk"),
-    "neighbour_child": ("child_family",),
-    "neighbour_hikikomori": ("general_desk", "hikikomori_family"),
-    "neighbour_unknown": ("general_desk",),
-}
-#: Categories that are flows of their own rather than a list of windows.
-_FLOW_CATEGORIES = frozenset({"hikikomori", "feelings"})
 _REPORTER_CODES = {"s": "self", "f": "family", "t": "third_party"}
-_CATEGORY_REPORTER = {
-    "hikikomori_family": "family",
-    "family_other": "family",
-    "neighbour": "third_party",
-    "neighbour_elderly": "third_party",
-    "neighbour_child": "third_party",
-    "neighbour_hikikomori": "third_party",
-    "neighbour_unknown": "third_party",
-}
-START_POINTS = ("money", "housing", "family", "hikikomori", "feelings", "neighbour")
-_CLARIFY_CHOICES = (
-    "money",
-    "housing",
-    "job",
-    "child",
-    "elderly",
-    "disability",
-    "hikikomori",
-    "feelings",
-    "neighbour",
-    "general",
-)
-_OTHER_CHOICES = (
-    "money",
-    "housing",
-    "job",
-    "child",
-    "elderly",
-    "disability",
-    "hikikomori",
-    "school",
-    "women",
-    "consumer",
-    "rights",
-    "volunteer",
-    "general",
-)
 _PLACES = ("hikikomori_ibasho", "hikikomori_family")
 _IBASHO_RELATED = frozenset({"hikikomori_ibasho", "hikikomori_family", "work_readiness"})
 
@@ -171,7 +107,7 @@ def _pb(label_name: str, action: str, **fields: str) -> Json:
 
 
 def _start_actions() -> list[Json]:
-    return [_pb(f"start_{key}", "start", k=key) for key in START_POINTS]
+    return [_pb(f"start_{point.id}", "start", k=point.id) for point in load_menu().start_points]
 
 
 def _category_action(key: str, reporter: str | None = None) -> Json:
@@ -388,7 +324,7 @@ def _clarify(state: State, analysis: Analysis, ctx: Context) -> Step:
     replies: list[Json] = []
     if analysis.urgency == "concern":
         replies.append(crisis.concern_check_in(ctx.now, ()))
-    choices = [_category_action(key, analysis.reporter) for key in _CLARIFY_CHOICES]
+    choices = [_category_action(key, analysis.reporter) for key in load_menu().clarify]
     question = texts.text("clarify.ask")
     if analysis.reporter in ("family", "third_party"):
         question = _ack(analysis.reporter, False) + "\n" + question
@@ -530,34 +466,16 @@ def _on_postback(state: State, data: str, ctx: Context) -> Step:
 
 
 def _pb_start(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
-    key = fields.get("k", "")
+    point = load_menu().start_point(fields.get("k", ""))
+    if point is None:
+        return None
     fresh = state.evolve(phase="idle")
-    if key == "money":
-        keys: tuple[str, ...] = ("rent", "debt", "job", "living")
-        choices = [_category_action(k) for k in keys]
-        return Step(fresh, [messages.text(texts.text("start.money"), [*choices, _write()])])
-    if key == "housing":
-        choices = [_category_action(k) for k in ("rent", "house_search")]
-        return Step(fresh, [messages.text(texts.text("start.housing"), [*choices, _write()])])
-    if key == "family":
-        keys = ("child", "elderly", "hikikomori_family", "disability", "partner", "family_other")
-        choices = [_category_action(k, "family") for k in keys]
-        return Step(
-            fresh.evolve(reporter="family"),
-            [messages.text(texts.text("start.family"), [*choices, _write()])],
-        )
-    if key == "hikikomori":
-        return _hikikomori(fresh, ctx)
-    if key == "feelings":
-        return _feelings(fresh, ctx)
-    if key == "neighbour":
-        keys = ("neighbour_elderly", "neighbour_child", "neighbour_hikikomori", "neighbour_unknown")
-        choices = [_category_action(k, "third_party") for k in keys]
-        return Step(
-            fresh.evolve(reporter="third_party"),
-            [messages.text(texts.text("start.neighbour"), [*choices, _write()])],
-        )
-    return None
+    if point.flow is not None:
+        return _FLOWS[point.flow](fresh, ctx)
+    choices = [_category_action(key, point.reporter) for key in point.choices]
+    if point.reporter is not None:
+        fresh = fresh.evolve(reporter=point.reporter)
+    return Step(fresh, [messages.text(texts.text(f"start.{point.id}"), [*choices, _write()])])
 
 
 def _write() -> Json:
@@ -606,14 +524,13 @@ def _pb_feel(state: State, fields: dict[str, str], ctx: Context) -> Step:
 
 def _pb_category(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
     key = fields.get("k", "")
-    if key == "hikikomori":
-        return _hikikomori(state.evolve(phase="idle"), ctx)
-    if key == "feelings":
-        return _feelings(state.evolve(phase="idle"), ctx)
-    windows = CATEGORIES.get(key)
-    if windows is None:
+    category = load_menu().categories.get(key)
+    if category is None:
         return None
-    reporter = _CATEGORY_REPORTER.get(key) or _REPORTER_CODES.get(fields.get("r", "")) or "self"
+    if category.flow:
+        return _FLOWS[key](state.evolve(phase="idle"), ctx)
+    windows = category.windows
+    reporter = category.reporter or _REPORTER_CODES.get(fields.get("r", "")) or "self"
     extra = None
     if key == "neighbour_child":
         line = _abuse_line(ctx.now)
@@ -653,7 +570,7 @@ def _pb_ibasho(state: State, fields: dict[str, str], ctx: Context) -> Step:
 
 
 def _pb_other(state: State, fields: dict[str, str], ctx: Context) -> Step:
-    choices = [_category_action(key) for key in _OTHER_CHOICES]
+    choices = [_category_action(key) for key in load_menu().other]
     return Step(state.evolve(phase="idle"), [messages.text(texts.text("other.ask"), choices)])
 
 
@@ -880,6 +797,16 @@ def _pb_erase(state: State, fields: dict[str, str], ctx: Context) -> Step | None
         return None
     return _erase(state, value == "yes")
 
+
+#: The menu's flow categories (knowledge/data/menu.yaml `flow: true`), each answered by a
+#: flow of its own; a flow in the data without one here stops the program at import.
+_FLOWS: dict[str, Callable[[State, Context], Step]] = {
+    "hikikomori": _hikikomori,
+    "feelings": _feelings,
+}
+_unknown_flows = {c.id for c in load_menu().categories.values() if c.flow} - set(_FLOWS)
+if _unknown_flows:
+    raise ValueError(f"knowledge/data/menu.yaml: no conversation flow for {sorted(_unknown_flows)}")
 
 _POSTBACKS: dict[str, Callable[[State, dict[str, str], Context], Step | None]] = {
     "start": _pb_start,

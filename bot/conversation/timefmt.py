@@ -1,8 +1,16 @@
-"""Times as residents read them: 「11月24日 月曜日 8時30分」 (Asia/Tokyo)."""
+"""Every date and time a resident reads, in Asia/Tokyo, one formatter for all of them; the
+formats are in the text store (time.* in bot/conversation/texts/ja.yaml).
+
+    when(t)        「11月24日 月曜日 8時30分」   the desk's next opening
+    slot_day(d)    「12月3日（水）」               a booking's day
+    slot_when(t)   「12月3日（水）10:00」          a booking's time
+    short_day(d)   「12/3（水）」                  on a button
+    short_when(t)  「12/3（水）10:00」             on a button
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.conversation import texts
 from knowledge.calendar import next_opening, office_is_open, to_jst
@@ -21,6 +29,32 @@ def when(t: datetime) -> str:
         weekday=texts.weekday(local.weekday()),
         clock=clock,
     )
+
+
+def slot_day(day: date) -> str:
+    return texts.text(
+        "time.date", month=day.month, day=day.day, weekday=texts.weekday(day.weekday())
+    )
+
+
+def short_day(day: date) -> str:
+    return texts.text(
+        "time.short_date", month=day.month, day=day.day, weekday=texts.weekday(day.weekday())
+    )
+
+
+def _slot(day_text: str, local: datetime) -> str:
+    return texts.text("time.slot", date=day_text, hour=local.hour, minute=f"{local.minute:02d}")
+
+
+def slot_when(t: datetime) -> str:
+    local = to_jst(t)
+    return _slot(slot_day(local.date()), local)
+
+
+def short_when(t: datetime) -> str:
+    local = to_jst(t)
+    return _slot(short_day(local.date()), local)
 
 
 def desk_next_opening(now: datetime) -> str | None:

@@ -15,6 +15,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models.base import Base, UTCDateTime, utcnow
 
+#: A handoff's life cycle: new → in_progress → waiting_resident → connected → closed, or
+#: back_to_bot (staff hand the chat back). bot.actions.cases holds the allowed moves.
+HANDOFF_STATUSES: tuple[str, ...] = (
+    "new",
+    "in_progress",
+    "waiting_resident",
+    "connected",
+    "closed",
+    "back_to_bot",
+)
+#: Not closed and not handed back: the case is in the staff queue, and a resident's new
+#: lead, crisis or booking joins it instead of opening a second case. `connected` is open
+#: (staff passed the case to a window but have not closed it).
+OPEN_HANDOFF_STATUSES: tuple[str, ...] = ("new", "in_progress", "waiting_resident", "connected")
+#: While a case is in one of these, the bot passes the resident's messages to staff.
+STAFF_ACTIVE_HANDOFF_STATUSES: frozenset[str] = frozenset({"in_progress", "waiting_resident"})
+
 # JSON columns: JSON on SQLite, JSONB on PostgreSQL.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
@@ -130,7 +147,7 @@ class Handoff(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
-    #: new → in_progress → waiting_resident → connected → closed (or back_to_bot)
+    #: One of HANDOFF_STATUSES.
     status: Mapped[str] = mapped_column(String(24), default="new", index=True)
     #: crisis | concern | normal
     urgency: Mapped[str] = mapped_column(String(16), default="normal", index=True)

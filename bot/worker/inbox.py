@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
+import bot.conversation
+import triage
 from bot.actions.conversation import (
     LeaseLost,
     Outcome,
@@ -31,11 +31,14 @@ from bot.actions.conversation import (
     is_plain,
 )
 from bot.actions.inbox import ClaimedEvent, claim, give_up, postpone
+from bot.conversation import Context, State, Step, events
 from bot.db import Database
 from bot.logging import exception_summary
 from bot.models.base import utcnow
 from bot.models.core import Resident
+from bot.queries.booking import DbBookingPort
 from bot.webhook_first import WebhookFirst
+from triage.analysis import Analysis
 
 log = logging.getLogger("marugoto.worker.inbox")
 
@@ -45,6 +48,15 @@ ANSWERED_KINDS = frozenset({"message", "postback"})
 
 #: Crash points for tests (TESTING.md H1): `crash(point)` runs at each of them.
 CRASH_POINTS = ("claimed", "stepped", "before_commit")
+
+
+class Conversation(Protocol):
+    """What the worker runs: bot.conversation itself, or a test double wrapping it (to slow
+    a step down, record it or make it fail)."""
+
+    def step(self, state: State, event: events.Event, ctx: Context) -> Step: ...
+
+    def fallback(self, now: datetime) -> list[dict[str, Any]]: ...
 
 
 @dataclass(slots=True)
@@ -66,8 +78,8 @@ class InboxWorker:
         max_attempts: int = 5,
         poll_seconds: float = 0.2,
         gather_seconds: float = 0.004,
-        conversation: ModuleType | Any | None = None,
-        analyse: Callable[[str], Any] | None = None,
+        conversation: Conversation | None = None,
+        analyse: Callable[[str], Analysis] | None = None,
         crash: Callable[[str], None] | None = None,
     ) -> None:
         self.database = database
@@ -79,8 +91,8 @@ class InboxWorker:
         #: (per-round costs dominate when rounds are tiny). Skipped when a crisis event is
         #: stored (`wake(urgent=True)`) or when a batch's worth of events is already waiting.
         self.gather_seconds = gather_seconds
-        self._conversation = conversation
-        self._analyse = analyse
+        self.conversation: Conversation = conversation or bot.conversation
+        self._analyse: Callable[[str], Analysis] = analyse or triage.analyse
         self._crash = crash
         self._answer_listeners: list[Callable[[bool], None]] = []
         #: `await show_loading(line_user_id)` (bot.line_api.LineClient.show_loading), set by
@@ -96,14 +108,6 @@ class InboxWorker:
         #: Set by the app (one process with the webhook): pause between events while LINE
         #: waits for acknowledgements (bot.webhook_first).
         self.webhook_first: WebhookFirst | None = None
-
-    # --- the conversation, loaded when first needed ---------------------------------------
-
-    @property
-    def conversation(self) -> Any:
-        if self._conversation is None:
-            self._conversation = importlib.import_module("bot.conversation")
-        return self._conversation
 
     def _checkpoint(self, point: str) -> None:
         if self._crash is not None:
@@ -247,15 +251,13 @@ class InboxWorker:
             return None
         try:
             with session.begin_nested():
-                unhandled = apply_step(session, event, outcome, now=now)
+                apply_step(session, event, outcome, now=now)
         except LeaseLost:
             self._log_applied(event, outcome, set())
             return None
         except Exception as error:
             self._failed(session, event, error)
             return None
-        if unhandled:
-            log.warning("inbox %d: effects not handled: %s", event.id, ",".join(unhandled))
         return outcome
 
     @staticmethod
@@ -300,42 +302,25 @@ class InboxWorker:
     # --- the conversation step ----------------------------------------------------------------
 
     def _step(self, event: ClaimedEvent, view: _ResidentView | None, now: datetime) -> Outcome:
-        conversation = self.conversation
-        if event.event_type == "follow" or view is None:
-            state_json: dict[str, Any] = {}
-        else:
-            state_json = view.state
-        state = conversation.State.from_json(state_json)
-        context_args: dict[str, Any] = {
-            "now": now,
-            "staff_active": bool(view and view.staff_active),
-        }
-        if self._analyse is not None:
-            context_args["analyse"] = self._analyse
-        booking_port = self._booking_port(now, event.line_user_id)
-        if booking_port is not None:
-            context_args["booking"] = booking_port
-        context = conversation.Context(**context_args)
-        conversation_event, inbound_text = to_conversation_event(conversation.events, event)
-        result = conversation.step(state, conversation_event, context)
-        analysis = getattr(result, "analysis", None)
+        stored = view.state if view is not None and event.event_type != "follow" else {}
+        context = Context(
+            now=now,
+            staff_active=bool(view and view.staff_active),
+            booking=DbBookingPort(self.database, now, event.line_user_id),
+            analyse=self._analyse,
+        )
+        conversation_event, inbound_text = to_conversation_event(event)
+        result = self.conversation.step(State.from_json(stored), conversation_event, context)
+        analysis = result.analysis
         return Outcome(
             state=result.state.to_json(),
             replies=list(result.replies),
-            effects=tuple(getattr(result, "effects", ())),
-            urgent=bool(getattr(result, "urgent", False)),
+            effects=result.effects,
+            urgent=result.urgent,
             triage=analysis.to_json() if analysis is not None else None,
-            urgency=getattr(analysis, "urgency", None),
+            urgency=analysis.urgency if analysis is not None else None,
             inbound_text=inbound_text,
         )
-
-    def _booking_port(self, now: datetime, line_user_id: str) -> Any:
-        """The booking dialogue's read access (only for the real conversation)."""
-        if self._conversation is not None and not hasattr(self._conversation, "BookingPort"):
-            return None
-        from bot.actions.booking import DbBookingPort
-
-        return DbBookingPort(self.database, now, line_user_id)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -444,7 +429,7 @@ async def _wait_any(stop: asyncio.Event, wake: asyncio.Event | None, timeout: fl
                 await waiter
 
 
-def to_conversation_event(events: Any, event: ClaimedEvent) -> tuple[Any, str | None]:
+def to_conversation_event(event: ClaimedEvent) -> tuple[events.Event, str | None]:
     """A LINE webhook event as a conversation event (and the resident's text, if any)."""
     payload = event.payload
     kind = event.event_type

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.actions import booking as booking_actions
+from bot.actions import slots as slot_actions
 from bot.db import Database
 from bot.fakeline import FakeLine
 from bot.models.booking import Booking
@@ -244,7 +244,7 @@ def test_staff_flow_in_browser(
 
             # Slots: book the first resident into a slot, then cancel it.
             with database.write() as session:
-                booking_actions.ensure_slots(session, datetime.now(UTC))
+                slot_actions.ensure_slots(session, datetime.now(UTC))
             page.goto(f"{service.base_url}/admin/slots?service=consultation")
             form = page.locator("form[action$='/book']").first
             form.locator("input[name=case_id]").fill(str(handoff.id))

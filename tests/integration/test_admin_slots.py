@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.actions import booking as booking_actions
+from bot.actions import slots as slot_actions
 from bot.db import Database
 from bot.models.booking import Booking, Slot
 from bot.models.core import Outbox
@@ -29,7 +29,7 @@ __all__ = ["staff_client", "web"]
 
 def _slots(database: Database) -> list[Slot]:
     with database.write() as session:
-        booking_actions.ensure_slots(session, datetime.now(UTC))
+        slot_actions.ensure_slots(session, datetime.now(UTC))
     with database.read() as session:
         rows = list(
             session.scalars(
@@ -76,6 +76,8 @@ def test_slots_book_cancel_move_block_capacity(
         moved = session.scalar(select(Booking).where(Booking.status == "active"))
         assert moved is not None and moved.slot_id == slots[1].id
         moved_id = moved.id
+        # The staff member moved it: the old booking says so (it said "resident" before).
+        assert session.get_one(Booking, booking_id).cancelled_by == "staff"
     assert post(f"/admin/bookings/{moved_id}/cancel").endswith("msg=cancelled")
     with database.read() as session:
         assert session.scalar(select(Booking).where(Booking.status == "active")) is None

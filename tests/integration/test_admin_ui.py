@@ -410,7 +410,7 @@ def test_e4_consent_shows_and_withdrawal_hides(
         assert h is not None
         resident = session.get(Resident, h.resident_id)
         assert resident is not None
-        residents.withdraw_consent(resident)
+        residents.withdraw_consent(session, resident, now=datetime.now(UTC))
     assert not visible()
     bases = [row.detail.get("basis") for row in audit_rows(database, "case.view")]
     assert bases == ["none", "consent", "none"]

@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.actions import booking as actions
-from bot.actions import residents
-from bot.conversation.booking import BookSlot, CancelBooking, RescheduleBooking
+from bot.actions import booking, residents, slots
+from bot.actions.effects import apply_booking_effect
+from bot.conversation.effects import BookSlot, CancelBooking, RescheduleBooking
 from bot.db import Database
 from bot.models.booking import Booking, Reminder, Slot
 from bot.models.core import AuditLog, Outbox, Resident
+from bot.queries.booking import available_slots, bookings_of
 from knowledge.booking import generate_slots, load_booking_settings
 from knowledge.calendar import to_jst
 
@@ -59,14 +60,14 @@ def first_slot(db: Database, service_id: str = "consultation", index: int = 0) -
 @pytest.fixture
 def db(database: Database) -> Database:
     with database.write() as session:
-        actions.ensure_slots(session, NOW)
+        slots.ensure_slots(session, NOW)
     return database
 
 
 def apply(db: Database, resident_id: int, effect: Any, now: datetime = NOW) -> list[dict[str, Any]]:
     with db.write() as session:
         resident = session.get_one(Resident, resident_id)
-        return actions.apply_booking_effect(session, resident, effect, now)
+        return apply_booking_effect(session, resident, effect, now)
 
 
 def all_text(messages: list[dict[str, Any]]) -> str:
@@ -87,9 +88,9 @@ def test_ensure_slots_fills_the_horizon_once(database: Database) -> None:
     settings = load_booking_settings()
     expected = sum(len(generate_slots(s, NOW, settings)) for s in settings.services)
     with database.write() as session:
-        assert actions.ensure_slots(session, NOW) == expected > 0
+        assert slots.ensure_slots(session, NOW) == expected > 0
     with database.write() as session:
-        assert actions.ensure_slots(session, NOW) == 0
+        assert slots.ensure_slots(session, NOW) == 0
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(Slot)) == expected
         first = session.scalar(select(func.min(Slot.starts_at)))
@@ -100,7 +101,7 @@ def test_ensure_slots_fills_the_horizon_once(database: Database) -> None:
 
 def test_ensure_slots_later_adds_only_the_new_days(db: Database) -> None:
     with db.write() as session:
-        added = actions.ensure_slots(session, NOW + timedelta(days=7))
+        added = slots.ensure_slots(session, NOW + timedelta(days=7))
     assert added > 0
     with db.read() as session:
         keys = session.execute(select(Slot.service_id, Slot.starts_at)).all()
@@ -114,7 +115,7 @@ def test_ensure_slots_later_adds_only_the_new_days(db: Database) -> None:
 def test_twenty_residents_race_for_the_last_seats(db: Database, capacity: int) -> None:
     slot = first_slot(db)
     with db.write() as session:
-        assert actions.set_slot_capacity(session, slot.id, capacity, staff_id=None)
+        assert slots.set_slot_capacity(session, slot.id, capacity, staff_id=None)
     ids = make_residents(db, 20)
     barrier = threading.Barrier(len(ids))
     answers: dict[int, list[dict[str, Any]]] = {}
@@ -194,7 +195,8 @@ def test_raw_insert_past_the_service_is_refused(db: Database) -> None:
     with pytest.raises(IntegrityError), db.write() as session:
         session.execute(text("UPDATE slot SET booked_count = 0 WHERE id = :id"), {"id": slot.id})
     with db.read() as session:
-        assert actions.count_active(session, slot.id) == 1
+        active = select(func.count()).where(Booking.slot_id == slot.id, Booking.status == "active")
+        assert session.scalar(active) == 1
         assert session.get_one(Slot, slot.id).booked_count == 1
 
 
@@ -287,8 +289,8 @@ def test_list_shows_only_upcoming_active_bookings(db: Database) -> None:
     apply(db, resident, BookSlot(first_slot(db, index=2).id, "visit", None, "l1"))
     apply(db, resident, BookSlot(first_slot(db, index=0).id, "visit", None, "l2"))
     with db.read() as session:
-        views = actions.bookings_of(session, resident, now=NOW)
-        later = actions.bookings_of(session, resident, now=NOW + timedelta(days=40))
+        views = bookings_of(session, resident, now=NOW)
+        later = bookings_of(session, resident, now=NOW + timedelta(days=40))
     assert [v.starts_at for v in views] == sorted(v.starts_at for v in views)
     assert len(views) == 2 and later == []
 
@@ -314,7 +316,7 @@ def test_past_and_blocked_and_too_soon_slots_cannot_be_booked(db: Database) -> N
         apply(db, resident, BookSlot(slot.id, "visit", None, "q"), evening)
     )
     with db.write() as session:
-        actions.set_slot_blocked(session, slot.id, True, staff_id=7)
+        slots.set_slot_blocked(session, slot.id, True, staff_id=7)
     assert "埋まってしまいました" in all_text(
         apply(db, resident, BookSlot(slot.id, "visit", None, "r"))
     )
@@ -380,7 +382,7 @@ def test_staff_close_day_blocks_cancels_and_tells_the_resident(db: Database) -> 
     resident = make_resident(db)
     apply(db, resident, BookSlot(slot.id, "visit", None, "s"))
     with db.write() as session:
-        result = actions.close_day(session, day, staff_id=3, now=NOW, cancel_bookings=True)
+        result = slots.close_day(session, day, staff_id=3, now=NOW, cancel_bookings=True)
     assert result.slots_blocked >= 1 and len(result.bookings) == 1
     with db.read() as session:
         notice = session.scalars(select(Outbox).where(Outbox.origin == "staff")).one()
@@ -389,14 +391,14 @@ def test_staff_close_day_blocks_cancels_and_tells_the_resident(db: Database) -> 
         assert session.get_one(Slot, slot.id).booked_count == 0
     # The horizon filler neither recreates nor reopens the closed day.
     with db.write() as session:
-        actions.ensure_slots(session, NOW)
+        slots.ensure_slots(session, NOW)
     with db.read() as session:
-        offered = actions.available_slots(session, "consultation", NOW, 500, now=NOW)
+        offered = available_slots(session, "consultation", NOW, 500, now=NOW)
     assert all(to_jst(s.starts_at).date() != day for s in offered)
     with db.write() as session:
-        assert actions.reopen_day(session, day, staff_id=3, now=NOW) >= 1
+        assert slots.reopen_day(session, day, staff_id=3, now=NOW) >= 1
     with db.read() as session:
-        offered = actions.available_slots(session, "consultation", NOW, 500, now=NOW)
+        offered = available_slots(session, "consultation", NOW, 500, now=NOW)
     assert any(to_jst(s.starts_at).date() == day for s in offered)
 
 
@@ -406,12 +408,12 @@ def test_capacity_cannot_go_below_booked_seats(db: Database) -> None:
     apply(db, a, BookSlot(slot.id, "visit", None, "f1"))
     apply(db, b, BookSlot(slot.id, "visit", None, "f2"))
     with db.write() as session:
-        assert not actions.set_slot_capacity(session, slot.id, 1, staff_id=1)
-        assert actions.set_slot_capacity(session, slot.id, 2, staff_id=1)
+        assert not slots.set_slot_capacity(session, slot.id, 1, staff_id=1)
+        assert slots.set_slot_capacity(session, slot.id, 2, staff_id=1)
     with db.write() as session:
         booking_id = session.scalars(select(Booking.id).where(Booking.resident_id == a)).one()
-        assert actions.mark_outcome(session, booking_id, "attended", staff_id=1)
-        assert not actions.mark_outcome(session, booking_id, "no_show", staff_id=1)
+        assert booking.mark_outcome(session, booking_id, "attended", staff_id=1)
+        assert not booking.mark_outcome(session, booking_id, "no_show", staff_id=1)
 
 
 def test_staff_move_a_booking_and_the_resident_is_told(db: Database) -> None:
@@ -420,13 +422,51 @@ def test_staff_move_a_booking_and_the_resident_is_told(db: Database) -> None:
     apply(db, resident, BookSlot(old_slot.id, "visit", None, "st"))
     with db.write() as session:
         booking_id = session.scalars(select(Booking.id)).one()
-        moved = actions.staff_reschedule(session, booking_id, new_slot.id, staff_id=4, now=NOW)
+        moved = booking.move(
+            session,
+            resident=session.get_one(Resident, resident),
+            booking_id=booking_id,
+            new_slot_id=new_slot.id,
+            now=NOW,
+            actor=booking.Actor.staff(4),
+            notify=True,
+        )
     assert moved.status == "booked" and moved.booking is not None
     with db.read() as session:
         notice = session.scalars(select(Outbox).where(Outbox.origin == "staff")).one()
         assert "窓口の都合で変わりました" in notice.messages[0]["text"]
-        rows = actions.bookings_between(session, NOW, NOW + timedelta(days=30))
-    assert [(r.status, r.booking_id) for r in rows] == [
+        rows = session.execute(
+            select(Booking.status, Booking.id, Booking.cancelled_by)
+            .join(Slot, Slot.id == Booking.slot_id)
+            .where(Slot.starts_at >= NOW, Slot.starts_at < NOW + timedelta(days=30))
+            .order_by(Slot.starts_at, Booking.id)
+        ).all()
+        moves = session.execute(
+            select(AuditLog.actor_type, AuditLog.actor_id).where(AuditLog.action == "booking.move")
+        ).all()
+    assert [(r.status, r.id) for r in rows] == [
         ("cancelled", booking_id),
         ("active", moved.booking.booking_id),
     ]
+    # The staff member, not the resident, moved it (it said "resident" before).
+    assert rows[0].cancelled_by == "staff"
+    assert [tuple(m) for m in moves] == [("staff", "4")]
+
+
+def test_a_resident_move_is_recorded_as_the_resident_s(db: Database) -> None:
+    old_slot, new_slot = first_slot(db, index=0), first_slot(db, index=1)
+    resident = make_resident(db)
+    apply(db, resident, BookSlot(old_slot.id, "visit", None, "own"))
+    with db.read() as session:
+        booking_id = session.scalars(select(Booking.id)).one()
+    assert "日時を変えました" in all_text(
+        apply(db, resident, RescheduleBooking(booking_id, new_slot.id, "own-move"))
+    )
+    with db.read() as session:
+        assert session.get_one(Booking, booking_id).cancelled_by == "resident"
+        actor = session.execute(
+            select(AuditLog.actor_type, AuditLog.actor_id).where(AuditLog.action == "booking.move")
+        ).one()
+        staff_notices = session.scalars(select(Outbox).where(Outbox.origin == "staff")).all()
+    assert tuple(actor) == ("resident", str(resident))
+    assert staff_notices == []  # the resident chose it: the answer in the chat says so

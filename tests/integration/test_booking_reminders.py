@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.actions import booking as actions
-from bot.actions import residents
-from bot.conversation.booking import BookSlot, CancelBooking
+from bot.actions import reminders, residents
+from bot.actions.effects import apply_booking_effect
+from bot.conversation.effects import BookSlot, CancelBooking
 from bot.db import Database
 from bot.models.booking import Booking, Reminder, Slot
 from bot.models.core import Outbox, Resident
@@ -51,7 +51,7 @@ def book(db: Database, user: str, slot_id: int, mode: str = "visit") -> int:
     with db.write() as session:
         resident = residents.get_or_create(session, user, now=NOW)
         phone = "090-1111-2222" if mode == "phone" else None
-        answer = actions.apply_booking_effect(
+        answer = apply_booking_effect(
             session, resident, BookSlot(slot_id, mode, phone, f"{user}-{slot_id}"), NOW
         )
         assert "予約番号" in answer[0]["text"]
@@ -137,7 +137,7 @@ def test_no_reminder_after_cancel(db: Database) -> None:
         resident = session.scalars(
             select(Resident).where(Resident.line_user_id == "Ucancel1")
         ).one()
-        actions.apply_booking_effect(session, resident, CancelBooking(early), NOW)
+        apply_booking_effect(session, resident, CancelBooking(early), NOW)
     run_tick(db, DAY_BEFORE_DUE, fill=False)
     assert [k for k, _ in reminder_rows(db)] == [f"reminder:{late}:day_before"]
     # Cancelled after the push was queued but before it went out: the push is withdrawn.
@@ -145,7 +145,7 @@ def test_no_reminder_after_cancel(db: Database) -> None:
         resident = session.scalars(
             select(Resident).where(Resident.line_user_id == "Ucancel2")
         ).one()
-        actions.apply_booking_effect(session, resident, CancelBooking(late), NOW)
+        apply_booking_effect(session, resident, CancelBooking(late), NOW)
     run_tick(db, MORNING_DUE, fill=False)
     with db.read() as session:
         statuses = dict(
@@ -181,7 +181,7 @@ def test_no_reminder_to_a_resident_who_unfollowed(db: Database) -> None:
 def test_a_dead_schedulers_lease_is_taken_over_once(db: Database) -> None:
     book(db, "Ulease", slot_at(db, EARLY), "phone")
     with db.write() as session:
-        claimed = actions.claim_due_reminders(
+        claimed = reminders.claim_due_reminders(
             session, now=DAY_BEFORE_DUE, token="dead", lease=timedelta(seconds=60)
         )
     assert len(claimed) == 1
@@ -190,7 +190,7 @@ def test_a_dead_schedulers_lease_is_taken_over_once(db: Database) -> None:
     assert run_tick(db, DAY_BEFORE_DUE + timedelta(seconds=61), fill=False).reminders_sent == 1
     with db.write() as session:  # the dead scheduler wakes up: its lease is gone
         assert (
-            actions.dispatch_reminder(session, claimed[0], token="dead", now=DAY_BEFORE_DUE)
+            reminders.dispatch_reminder(session, claimed[0], token="dead", now=DAY_BEFORE_DUE)
             == "lost"
         )
     assert len(reminder_rows(db)) == 1
@@ -226,7 +226,7 @@ def test_the_confirmation_promises_only_the_reminders_that_will_come(db: Databas
             resident = residents.get_or_create(session, f"Ulate{mode}", now=evening)
             phone = "090-1111-2222" if mode == "phone" else None
             effect = BookSlot(slot_id, mode, phone, f"late-{mode}")
-            answers[mode] = actions.apply_booking_effect(session, resident, effect, evening)
+            answers[mode] = apply_booking_effect(session, resident, effect, evening)
     assert "当日の朝に、お知らせを送ります" in answers["visit"][0]["text"]
     assert "前の日" not in answers["visit"][0]["text"]
     assert "お知らせを送ります" not in answers["phone"][0]["text"]

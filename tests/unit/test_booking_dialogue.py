@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from bot.conversation import Context, State, events, step_strict
+from bot.conversation import Context, State, events, step_strict, timefmt
 from bot.conversation import booking as dialogue
 from bot.conversation.booking import BookingView, BookSlot, CancelBooking
 from bot.conversation.messages import problems
@@ -52,9 +52,9 @@ def body(message: dict[str, Any]) -> str:
 
 def test_when_text_is_tokyo_time_around_midnight_and_month_end() -> None:
     # 23:30 UTC on 30 November is 8:30 on Tuesday 1 December in Tokyo.
-    assert dialogue.when_text(datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == "12月1日（火）8:30"
-    assert dialogue.when_text(datetime(2026, 12, 3, 1, 0, tzinfo=UTC)) == "12月3日（木）10:00"
-    assert dialogue.short_when(datetime(2026, 12, 31, 15, 0, tzinfo=UTC)) == "1/1（金）0:00"
+    assert timefmt.slot_when(datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == "12月1日（火）8:30"
+    assert timefmt.slot_when(datetime(2026, 12, 3, 1, 0, tzinfo=UTC)) == "12月3日（木）10:00"
+    assert timefmt.short_when(datetime(2026, 12, 31, 15, 0, tzinfo=UTC)) == "1/1（金）0:00"
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.actions.booking import earliest_start, reminder_times
-from bot.conversation.booking import short_when, when_text
-from knowledge.booking import first_bookable_date, load_booking_settings
+from bot.conversation.timefmt import short_when, slot_when
+from knowledge.booking import earliest_start, first_bookable_date, load_booking_settings
 from knowledge.calendar import JST
+from knowledge.reminders import reminders_for
 
 instants = st.datetimes(
     min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
@@ -21,7 +21,7 @@ instants = st.datetimes(
 @given(instants)
 def test_shown_date_and_time_are_tokyo_wall_clock(at: datetime) -> None:
     local = at + timedelta(hours=9)  # Japan has no daylight saving time
-    shown = when_text(at)
+    shown = slot_when(at)
     assert shown.startswith(f"{local.month}月{local.day}日（")
     assert shown.endswith(f"）{local.hour}:{local.minute:02d}")
     assert short_when(at).startswith(f"{local.month}/{local.day}（")
@@ -33,7 +33,7 @@ def test_reminders_fall_on_the_tokyo_day_before_and_the_morning_of(
 ) -> None:
     settings = load_booking_settings()
     now = starts - timedelta(days=days_ahead)
-    planned = dict(reminder_times(starts, mode, now=now))
+    planned = {r.kind: r.due_at for r in reminders_for(starts, mode, settings, now=now)}
     day = starts.astimezone(JST).date()
     day_before = datetime.combine(day - timedelta(days=1), settings.reminder_day_before, JST)
     morning = datetime.combine(day, settings.reminder_morning_of, JST)

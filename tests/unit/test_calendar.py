@@ -4,6 +4,7 @@ the edges of 8:30 and 17:00, and "next opening" across nights, weekends and the 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from knowledge._loading import KnowledgeDataError, data_file
 from knowledge.calendar import (
     JST,
     add_business_days,
+    check_windows_hours,
     is_business_day,
     is_closed_day,
     is_open,
@@ -230,7 +232,7 @@ def test_unchanged_copy_loads_and_extra_dates_parse(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "needle"),
     [
-        (lambda r: r["opening_hours"][0]["windows"].append("city_hall"), "city_hall"),
+        (lambda r: r["opening_hours"][0].update(windows=["general_desk"]), "unknown field"),
         (lambda r: r["opening_hours"][0].update(start="17:00", end="08:30"), "before"),
         (lambda r: r["opening_hours"][0].update(start="8.30"), "HH:MM"),
         (lambda r: r["opening_hours"][0].update(source="seeds"), "source"),
@@ -249,6 +251,14 @@ def test_bad_calendar_fails_loudly(tmp_path: Path, mutate: Any, needle: str) -> 
         _read(tmp_path, raw)
     assert "calendar.yaml" in str(caught.value)
     assert needle in str(caught.value)
+
+
+def test_a_window_naming_unknown_hours_fails(tmp_path: Path) -> None:
+    rules = _read(tmp_path, _raw())
+    city_hall = dataclasses.replace(load_windows()["general_desk"], opening_hours="city_hall")
+    with pytest.raises(KnowledgeDataError) as caught:
+        check_windows_hours([city_hall], rules)
+    assert "city_hall" in str(caught.value) and "calendar.yaml" in str(caught.value)
 
 
 def test_window_ids_in_calendar_are_known() -> None:

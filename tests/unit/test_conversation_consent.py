@@ -230,7 +230,7 @@ def test_other_input_is_not_a_phone_number(typed: str) -> None:
 
 
 def _broken(tmp_path: Path, old: str, new: str) -> str:
-    source = Path(texts._default_path()).read_text(encoding="utf-8")
+    source = texts.path_of().read_text(encoding="utf-8")
     assert old in source
     path = tmp_path / "texts.yaml"
     path.write_text(source.replace(old, new, 1), encoding="utf-8")
@@ -264,6 +264,6 @@ def test_broken_texts_are_refused_at_load(tmp_path: Path, old: str, new: str, pr
 
 
 def test_no_window_fact_is_written_in_texts_yaml() -> None:
-    source = Path(texts._default_path()).read_text(encoding="utf-8")
+    source = texts.path_of().read_text(encoding="utf-8")
     assert "042-386-0295" not in source and "0120" not in source
     assert "8時30分から" not in source

@@ -18,38 +18,16 @@ from typing import Any
 
 import pytest
 
+from knowledge.windows import load_windows
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 TRIAGE_SET = DATA / "triage_set.jsonl"
 HOLDOUT = DATA / "holdout.jsonl"
 README = DATA / "README.md"
 
-# The fixed ids of ../shared/domain/windows.md (22 windows + out_of_scope), pinned here on
-# purpose: the labelled sets are a public contract and must not follow a renamed id silently.
-WINDOW_IDS = (
-    "general_desk",
-    "self_reliance",
-    "housing_benefit",
-    "household_budget",
-    "work_readiness",
-    "housing_search",
-    "welfare_loan",
-    "hikikomori_ibasho",
-    "hikikomori_family",
-    "elderly_care",
-    "disability",
-    "child_family",
-    "nursery",
-    "child_development",
-    "medical_care_child",
-    "education",
-    "child_ombuds",
-    "women",
-    "single_parent",
-    "consumer",
-    "rights_advocacy",
-    "volunteer",
-    "out_of_scope",
-)
+# The window ids of knowledge/data/windows.yaml. They are a public contract, pinned in one
+# place (tests/unit/test_knowledge_windows.py), so a renamed id fails there, not silently here.
+WINDOW_IDS = tuple(load_windows())
 URGENCIES = ("crisis", "concern", "normal")
 REPORTERS = ("self", "family", "third_party", "unknown")
 CRISIS_KINDS = ("crisis_direct", "crisis_indirect", "crisis_noisy", "crisis_mixed")

@@ -13,7 +13,6 @@ import pytest
 
 from bot import richmenu
 from bot.conversation import Context, State, events, postback, step, step_strict, texts
-from bot.conversation import booking as dialogue
 from bot.conversation.booking import BookingView
 from bot.conversation.messages import problems
 from bot.fakeline.richmenu import check_definition
@@ -117,7 +116,7 @@ def test_consult_opens_the_start_point_menu() -> None:
 
 def test_book_starts_the_booking_dialogue() -> None:
     result = tap_area("book")
-    assert first_text(result) == dialogue.texts()["choose_service"]
+    assert first_text(result) == texts.text("booking.choose_service")
     choices = datas(result.replies[0])
     assert "a=book&o=svc&s=consultation" in choices
     assert "a=book&o=svc&s=ibasho" in choices
@@ -132,7 +131,7 @@ def test_ibasho_shows_the_places() -> None:
 
 
 def test_bookings_lists_none_then_the_residents_booking() -> None:
-    assert first_text(tap_area("bookings")) == dialogue.texts()["list_none"]
+    assert first_text(tap_area("bookings")) == texts.text("booking.list_none")
     starts = NOW + timedelta(days=7)
     booked = BookingView(
         7, "MG-2F7K", "consultation", starts, starts + timedelta(hours=1), "visit", None, "active"
