@@ -77,9 +77,7 @@ ROLES = (
     "scope",
 )
 EFFECTS = ("cancel", "lower")
-ASPECTS = (
-    "any", "done", "now", "desire", "volition", "subject", "conditional", "wish", "passive"
-)
+ASPECTS = ("any", "done", "now", "desire", "volition", "subject", "conditional", "wish", "passive")
 #: The axes of risk-frames.md, as reported in `risk.frames`.
 AXES = (
     "passive_wish",

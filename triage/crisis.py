@@ -672,7 +672,9 @@ def check(norm: Normalised) -> CrisisResult:
         evidence.append(Evidence("crisis", "idiom", idiom.group(0), 0.0, "pattern", "idiom"))
     if distress:
         signals.append("distress")
-        evidence.append(Evidence("crisis", "distress", distress.group(0), 0.3, "pattern", "distress"))
+        evidence.append(
+            Evidence("crisis", "distress", distress.group(0), 0.3, "pattern", "distress")
+        )
     urgency: Urgency
     if active:
         urgency = "crisis"

@@ -82,6 +82,8 @@ _NEGATION_BRIDGE = frozenset(
         "なんか",
     }
 )
+#: Verbs that carry an aspect after 〜て (〜てくる, 〜てくれる, 〜てもらう): read through them.
+_AUXILIARY_VERBS = frozenset({"成る", "なる", "来る", "くる", "貰う", "下さる", "呉れる", "くれる"})
 _DONE = frozenset({"た", "ちゃう", "ちまう", "仕舞う", "しまう", "じゃう"})
 _PROGRESSIVE = frozenset({"てる", "でる", "とる", "どる"})
 _BEING = frozenset({"居る", "いる", "有る", "ある", "おる", "置く"})
@@ -342,12 +344,8 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
             and ("conditional" in found or saw_te)
         ):
             found.add("wish")
-        elif not (
-            t.pos == "動詞"
-            and lemma in ("成る", "なる", "来る", "くる", "貰う", "下さる", "呉れる", "くれる")
-        ):
-            if lemma not in _NEGATION_BRIDGE:
-                break
+        elif not (t.pos == "動詞" and lemma in _AUXILIARY_VERBS) and lemma not in _NEGATION_BRIDGE:
+            break
         i += 1
     if "negated" not in found and _negated_later(tokens, i):
         found.add("negated")
