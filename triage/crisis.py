@@ -78,14 +78,17 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _p(
         SUICIDAL,
         "english",
-        r"(?<!dont)(?<!not)(?<!never)(?:wantto|wanna|goingto|gonna|iwill|illjust|readyto|planto|decidedto)"
+        r"(?<!dont)(?<!not)(?<!never)"
+        r"(?:wantto|wanna|goingto|gonna|iwill|illjust|readyto|planto|decidedto)"
         r"(?:die|endit|endmylife|killmyself|disappear|vanish|dieto(?:night|day))"
-        r"|killmyself|endmylife|endingmylife|takemy(?:own)?life|suicid|betteroff(?:dead|withoutme)"
+        r"|killmyself|endmylife|endingmylife|takemy(?:own)?life|suicid"
+        r"|betteroff(?:dead|withoutme)"
         r"|(?:sleep|go\w{0,6})andnot(?:wake|waking)up|nottowakeup|neverwakeup|dontwanttowakeup"
-        r"|(?:dont|do not)wantto(?:live|beali?ve|existanymore|beherean)|nopointin(?:living|life|goingon)"
-        r"|noreasontolive|wish(?:i|id)(?:was|were|had)(?:dead|neverbeenborn|nevernbeenborn|died)"
+        r"|(?:dont|donot)wantto(?:live|beali?ve|existanymore|beherean)"
+        r"|nopointin(?:living|life|goingon)|noreasontolive"
+        r"|wish(?:i|id)(?:was|were|had)(?:dead|neverbeenborn|died)"
         r"|wanttobedead|cantgoonanymore|cantgoonliving|cantdothisanymore|everyonewouldbebetter"
-        r"|(?:tookallmy|tookallthe|swallowedall|tookawholebox|tookawholebottle)(?:pills|medicine|meds|tablets)?"
+        r"|(?:tookallmy|tookallthe|swallowedall|tookawholebox|tookawholebottle)"
         r"|overdos|cutmy(?:self|wrist|arm)|cuttingmyself|hurtmyself|selfharm",
     ),
     _p(
