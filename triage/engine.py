@@ -36,6 +36,7 @@ from pathlib import Path
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
 from knowledge.risk import load_risk
 from triage import reporter, safety
+from triage.learned import Learned, load_learned
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
 from triage.normalise import bare, clean, fold, normalise
 from triage.risk import RiskModel
@@ -99,6 +100,8 @@ class Engine:
         self.tokenizer = tokenizer or Tokenizer()
         #: The risk frames, compiled through the same tokenizer (knowledge/data/risk/).
         self.risk = risk or RiskModel(load_risk(), self.tokenizer)
+        #: The learned second opinion (knowledge/data/risk/learned.json), if trained.
+        self.learned: Learned | None = load_learned()
         self.groups: tuple[MeaningGroup, ...] = lexicon.groups
         self._lemma: dict[tuple[str, ...], list[_Term]] = {}
         self._lemma_first: set[str] = set()
@@ -224,7 +227,7 @@ class Engine:
     def analyse(self, text: str) -> Analysis:
         norm = normalise(text)
         tokens = self.tokenizer.tokens(norm.clean)
-        danger = safety.assess(norm, tokens, self.risk)
+        danger = safety.assess(norm, tokens, self.risk, self.learned)
         writer, writer_evidence = reporter.detect(norm.fold)
         hits: dict[int, _Hit] = {}
         self._match_lemmas(tokens, hits)

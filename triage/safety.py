@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from triage import crisis
 from triage.analysis import Evidence, Risk, RiskKind, Urgency
+from triage.learned import Learned, features
 from triage.normalise import Normalised
 from triage.risk import ConceptHit, FrameHit, Reading, RiskModel, aspects_within
 from triage.tokens import Token
@@ -62,9 +63,13 @@ class _Found:
 
 
 def assess(
-    norm: Normalised, tokens: Sequence[Token] | None = None, model: RiskModel | None = None
+    norm: Normalised,
+    tokens: Sequence[Token] | None = None,
+    model: RiskModel | None = None,
+    learned: Learned | None = None,
 ) -> Safety:
-    """Read one message for risk. Without tokens or a model, the pattern layer alone."""
+    """Read one message for risk. Without tokens or a model, the pattern layer alone; the
+    learned second opinion, when given, can raise the urgency (never lower it)."""
     patterns = crisis.check(norm)
     reading = model.read(tokens, norm.clean) if model is not None and tokens is not None else None
     found: list[_Found] = []
@@ -81,6 +86,13 @@ def assess(
             signals.append(f"frame:{frame_hit.frame.id}:{frame_hit.status}")
     # The pattern layer's own rows for idioms and distress (no frame of their own).
     evidence.extend(e for e in patterns.evidence if e.term in ("idiom", "distress"))
+    if learned is not None and reading is not None and tokens is not None:
+        second = _second_opinion(learned, tokens, reading, found)
+        if second is not None:
+            item, row = second
+            found.append(item)
+            evidence.append(row)
+            signals.append(f"learned:{item.level}")
     crisis_found = [f for f in found if f.level == "crisis"]
     urgency: Urgency
     if crisis_found:
@@ -91,6 +103,35 @@ def assess(
         urgency = "normal"
     risk = _risk(crisis_found) if crisis_found else None
     return Safety(urgency, risk, tuple(dict.fromkeys(signals)), tuple(evidence))
+
+
+def _second_opinion(
+    learned: Learned, tokens: Sequence[Token], reading: Reading, found: Sequence[_Found]
+) -> tuple[_Found, Evidence] | None:
+    """The model's reading when it is more worried than the frames and patterns were."""
+    if any(f.level == "crisis" for f in found):
+        return None
+    if not any(_is_japanese(t.surface) for t in tokens):
+        return None  # learned on Japanese: an English message is read by the patterns alone
+    feats = features(tokens, reading)
+    p = learned.crisis.score(feats)
+    if p >= learned.crisis_at:
+        level = "crisis"
+    elif p >= learned.concern_at:
+        level = "concern"
+    else:
+        return None
+    # Whose risk: the strongest kind any frame noticed, even one read as lowered.
+    kinds = [f.kind for f in found] or ["self"]
+    kind = min(kinds, key=KIND_ORDER.index)
+    danger = level == "crisis" and learned.danger_now.score(feats) >= learned.danger_at
+    why = ", ".join(name.split(":", 1)[1] for name, _ in learned.crisis.strongest(feats))
+    row = Evidence("crisis", f"learned({level}): {why}", why, round(p, 3), "learned", "learned")
+    return _Found("learned", kind, danger, level), row
+
+
+def _is_japanese(text: str) -> bool:
+    return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _risk(found: Sequence[_Found]) -> Risk:
