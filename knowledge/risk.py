@@ -98,7 +98,7 @@ AXES = (
 )
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_CONCEPT_FIELDS = {"id", "role", "note", "terms", "effect", "void_with", "reach"}
+_CONCEPT_FIELDS = {"id", "role", "note", "terms", "effect", "void_with", "reach", "whole_message"}
 _FRAME_FIELDS = {
     "id",
     "axis",
@@ -129,6 +129,10 @@ class Concept:
     #: For scope concepts: how close (in tokens) it must be to the frame's words to apply
     #: (自殺のニュース, not 映画を見ていたら死にたくなった); None: anywhere in scope.
     reach: int | None = None
+    #: For scope concepts: applies across the whole message, not only its own sentence
+    #: (よく読んだら違った: the writer resolves a worry said sentences earlier).
+    whole_message: bool = False
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +216,10 @@ def _concept(entry: Entry) -> Concept:
     reach = entry.integer("reach", minimum=0) if entry.has("reach") else None
     if reach is not None and role != "scope":
         raise entry.fail("only scope concepts have a reach")
-    return Concept(ident, role, entry.text("note"), terms, effect, void_with, reach)
+    whole = entry.boolean("whole_message", default=False)
+    if whole and role != "scope":
+        raise entry.fail("only scope concepts apply to the whole message")
+    return Concept(ident, role, entry.text("note"), terms, effect, void_with, reach, whole)
 
 
 def _need(entry: Entry, value: str, known: set[str]) -> Need:

@@ -80,6 +80,16 @@ _NEGATION_BRIDGE = frozenset(
         "特に",
         "か",
         "なんか",
+        "など",
+        "なんて",
+        "一度",
+        "ござる",
+        "御座る",
+        "たり",
+        "為る",
+        "する",
+        "おる",
+        "居る",
     }
 )
 #: Verbs that carry an aspect after 〜て (〜てくる, 〜てくれる, 〜てもらう): read through them.
@@ -285,12 +295,15 @@ def aspects_within(tokens: Sequence[Token], start: int, end: int) -> frozenset[s
             inner |= {"now", "done"}
     if tokens[start].form.startswith("意志推量形"):
         inner.add("volition")
-    return frozenset(inner) | aspects_after(tokens, start, end)
+    return aspects_after(tokens, start, end, frozenset(inner))
 
 
-def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[str]:
-    """How the words tokens[start:end] are conjugated, read from the head and what follows."""
-    found: set[str] = set()
+def aspects_after(
+    tokens: Sequence[Token], start: int, end: int, seed: frozenset[str] = frozenset()
+) -> frozenset[str]:
+    """How the words tokens[start:end] are conjugated, read from the head and what follows
+    (`seed`: what the words themselves already say, e.g. the たい inside 死にたい)."""
+    found: set[str] = set(seed)
     head = tokens[end - 1]
     if head.form.startswith("意志推量形"):
         found.add("volition")
@@ -583,7 +596,11 @@ class RiskModel:
         for name in unless:
             concept = self.concepts[name]
             for scope_hit in by_concept.get(name, ()):
-                if sentence is not None and scope_hit.sentence != sentence:
+                if (
+                    sentence is not None
+                    and scope_hit.sentence != sentence
+                    and not concept.whole_message
+                ):
                     continue
                 if concept.effect == "lower" and scope_hit.sentence not in sentences_used:
                     continue  # the past of another sentence says nothing about this one
