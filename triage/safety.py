@@ -60,6 +60,8 @@ class _Found:
     danger_now: bool
     #: `crisis`, `concern` or None (read as about something else).
     level: str | None
+    #: The frame's own number to call first, if it names one.
+    call: str | None = None
 
 
 def assess(
@@ -101,7 +103,14 @@ def assess(
         urgency = "concern"
     else:
         urgency = "normal"
-    risk = _risk(crisis_found) if crisis_found else None
+    calls = model.data.calls if model is not None else {}
+    risk = _risk(crisis_found, calls) if crisis_found else None
+    if urgency == "concern":
+        # A suspected (not ongoing) safeguarding worry keeps its kind, so the conversation
+        # gives 189 or the 地域包括支援センター rather than asking the writer about dying.
+        others = [f for f in found if f.level == "concern" and f.kind != "self"]
+        if others:
+            risk = _risk(others, calls)
     return Safety(urgency, risk, tuple(dict.fromkeys(signals)), tuple(evidence))
 
 
@@ -134,21 +143,28 @@ def _is_japanese(text: str) -> bool:
     return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _risk(found: Sequence[_Found]) -> Risk:
-    lead = min(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
-    axes = [
-        f.axis for f in sorted(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
-    ]
+#: Whom to call first when only the pattern layer ran (no knowledge data loaded).
+_DEFAULT_CALLS = {"violence": "110", "child": "110", "elder": "110", "welfare_check": "110"}
+
+
+def _risk(found: Sequence[_Found], calls: dict[str, str]) -> Risk:
+    ranked = sorted(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
+    danger = any(f.danger_now for f in found)
+    call = None
+    if danger:
+        first = next(f for f in ranked if f.danger_now)
+        call = first.call or calls.get(first.kind) or _DEFAULT_CALLS.get(first.kind, "119")
     return Risk(
-        kind=lead.kind,
-        danger_now=any(f.danger_now for f in found),
-        frames=tuple(dict.fromkeys(axes)),
+        kind=ranked[0].kind,
+        danger_now=danger,
+        frames=tuple(dict.fromkeys(f.axis for f in ranked)),
+        call=call,
     )
 
 
 def _frame_found(hit: FrameHit) -> _Found:
     kind: RiskKind = hit.kind  # type: ignore[assignment]  # validated against KINDS on load
-    return _Found(hit.frame.axis, kind, hit.danger_now, hit.level)
+    return _Found(hit.frame.axis, kind, hit.danger_now, hit.level, hit.frame.call)
 
 
 def _frame_evidence(hit: FrameHit) -> list[Evidence]:
