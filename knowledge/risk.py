@@ -35,7 +35,8 @@ written all in kana, which Sudachi may split another way).
 ``@done`` (past, perfective or in progress), ``@now`` (in progress), ``@desire`` (〜たい),
 ``@volition`` (〜しよう), ``@conditional`` (〜れば, 〜たら), ``@wish`` (〜ればいいのに,
 〜てほしい) and ``@any`` qualify how a concept must be conjugated; ``@subject`` that a person
-is the subject (友達が, 妹は, 彼女から).
+is the subject (友達が, 妹は, 彼女から), ``@agent`` that they do the act (父に, 母が), ``@object``
+that it is done to them (母を).
 
 This module only reads and validates; triage/risk.py compiles and applies it.
 """
@@ -77,7 +78,19 @@ ROLES = (
     "scope",
 )
 EFFECTS = ("cancel", "lower")
-ASPECTS = ("any", "done", "now", "desire", "volition", "subject", "conditional", "wish", "passive")
+ASPECTS = (
+    "any",
+    "done",
+    "now",
+    "desire",
+    "volition",
+    "subject",
+    "conditional",
+    "wish",
+    "passive",
+    "agent",
+    "object",
+)
 #: The axes of risk-frames.md, as reported in `risk.frames`.
 AXES = (
     "passive_wish",

@@ -334,7 +334,11 @@ def aspects_after(
                 found.add("negated")
         elif t.pos == "助詞":
             if i == end and t.surface in _SUBJECT_MARKERS:
-                found.add("subject")
+                found |= {"subject", "agent"}
+            elif i == end and t.surface in ("に", "にも"):
+                found.add("agent")  # 父に殴られる: who does it (with a passive)
+            elif i == end and t.surface == "を":
+                found.add("object")
             if lemma in ("て", "で"):
                 saw_te = True
             elif lemma in ("ば", "なら"):
@@ -553,6 +557,8 @@ class RiskModel:
                 h.fits("any") for name in frame.danger_now_with for h in by_concept.get(name, ())
             )
             kind = self._attribute(frame.kind, chosen, by_concept, tokens)
+            if frame.kind in ("child", "elder") and _agent_not_victim(chosen, self.concepts):
+                continue  # 息子が母を殴る: the son does the harm; the mother's frame reads it
             if status == "active" and frame.denial_lowers and _denied(by_concept):
                 status, by = "lowered", "denial"  # 死にたいわけじゃない。でも生きる意味が…
             if status == "active" and kind == "other_person" and _bereaved(frame, chosen):
@@ -677,6 +683,19 @@ def _better(a: FrameHit | None, b: FrameHit) -> FrameHit:
 
 
 _IDEATION = ("die", "vanish", "end_life")
+_PASSIVE_ENDINGS = ("れる", "られる", "れた", "られた", "れて", "られて", "され", "られ")
+
+
+def _agent_not_victim(chosen: Sequence[ConceptHit], concepts: dict[str, Concept]) -> bool:
+    """The person of a child or elder frame is the subject of an active harm verb
+    (息子が母を殴っている): they do the harm, so the frame is not about their safety."""
+    people = [h for h in chosen if concepts[h.concept].role == "person"]
+    harms = [h for h in chosen if concepts[h.concept].role == "harm"]
+    if not people or not harms:
+        return False
+    person, harm = people[0], harms[0]
+    passive = "passive" in harm.aspects or harm.term.endswith(_PASSIVE_ENDINGS)
+    return "subject" in person.aspects and not passive and person.start < harm.start
 
 
 def _denied(by_concept: dict[str, list[ConceptHit]]) -> bool:
