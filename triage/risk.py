@@ -309,7 +309,7 @@ def aspects_after(
         found.add("volition")
     saw_te = False
     thought = False
-    i = end
+    i = _after_parenthesis(tokens, end)
     while i < len(tokens) and i < end + _ASPECT_SPAN:
         t = tokens[i]
         if t.punct:
@@ -367,6 +367,24 @@ def aspects_after(
     if "negated" not in found and _negated_later(tokens, i):
         found.add("negated")
     return frozenset(found)
+
+
+def _denied_nearby(tokens: Sequence[Token], end: int) -> bool:
+    for t in tokens[end : end + 5]:
+        if t.punct or (t.pos == "助詞" and t.pos_detail == "接続助詞"):
+            return False
+        if t.lemma in NEGATIONS:
+            return True
+    return False
+
+
+def _after_parenthesis(tokens: Sequence[Token], i: int) -> int:
+    """Skip a parenthesis right after a word: 息子（15）が reads as 息子が."""
+    if i < len(tokens) and tokens[i].surface in ("（", "("):
+        for j in range(i + 1, min(len(tokens), i + 8)):
+            if tokens[j].surface in ("）", ")"):
+                return j + 1
+    return i
 
 
 def _negated_later(tokens: Sequence[Token], i: int) -> bool:
@@ -465,11 +483,21 @@ class RiskModel:
                     start=start,
                     end=end,
                     sentence=sentences[start],
-                    aspects=aspects_after(tokens, start, end),
+                    aspects=self._aspects(term.concept, tokens, start, end),
                     quoted=bool(quoted) and quoted[start],
                 )
         self._literal_hits(tokens, sentences, found)
         return tuple(sorted(found.values(), key=lambda h: (h.start, h.concept)))
+
+    def _aspects(
+        self, concept: str, tokens: Sequence[Token], start: int, end: int
+    ) -> frozenset[str]:
+        found = aspects_within(tokens, start, end)
+        if self.concepts[concept].role == "scope" and "negated" not in found:
+            # A context denied a few words on is no context (キャンプなんか行かない).
+            if _denied_nearby(tokens, end):
+                found = found | {"negated"}
+        return found
 
     def _literal_hits(
         self,
@@ -559,6 +587,8 @@ class RiskModel:
             kind = self._attribute(frame.kind, chosen, by_concept, tokens)
             if frame.kind in ("child", "elder") and _agent_not_victim(chosen, self.concepts):
                 continue  # 息子が母を殴る: the son does the harm; the mother's frame reads it
+            if not _agents_come_first(frame, chosen, self.concepts):
+                continue  # 先生に叩かれた。親に言っても…: the parent is told, not the one who hit
             if status == "active" and frame.denial_lowers and _denied(by_concept):
                 status, by = "lowered", "denial"  # 死にたいわけじゃない。でも生きる意味が…
             if status == "active" and kind == "other_person" and _bereaved(frame, chosen):
@@ -684,6 +714,19 @@ def _better(a: FrameHit | None, b: FrameHit) -> FrameHit:
 
 _IDEATION = ("die", "vanish", "end_life")
 _PASSIVE_ENDINGS = ("れる", "られる", "れた", "られた", "れて", "られて", "され", "られ")
+
+
+def _agents_come_first(
+    frame: Frame, chosen: Sequence[ConceptHit], concepts: dict[str, Concept]
+) -> bool:
+    """A person needed as the one who does the harm (`@agent`) is named before it."""
+    agents = {c for need in frame.all for c, aspect in need.options if aspect == "agent"}
+    if not agents:
+        return True
+    harm_starts = [h.start for h in chosen if concepts[h.concept].role == "harm"]
+    return all(
+        h.start < min(harm_starts, default=h.start + 1) for h in chosen if h.concept in agents
+    )
 
 
 def _agent_not_victim(chosen: Sequence[ConceptHit], concepts: dict[str, Concept]) -> bool:

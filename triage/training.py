@@ -39,6 +39,9 @@ TRAINING_SETS = (
     "dev2_youth.jsonl",
     "dev2_older.jsonl",
     "dev2_reporters.jsonl",
+    "dev3_adults.jsonl",
+    "dev3_plain.jsonl",
+    "dev3_negatives.jsonl",
 )
 EPOCHS = 30
 RATE = 0.1
