@@ -364,6 +364,34 @@ def parse_risk(
     return RiskData(concepts, frames, patterns, calls)
 
 
+def parse_english(
+    document: object, concepts: Iterable[Concept], file: str
+) -> dict[str, tuple[str, ...]]:
+    """english.yaml: concept id → English terms; the ids must be concepts.yaml's."""
+    known = {c.id for c in concepts}
+    if not isinstance(document, dict) or not isinstance(document.get("concepts"), dict):
+        raise KnowledgeDataError(file, "<file>", "needs a mapping 'concepts: {id: [terms]}'")
+    out: dict[str, tuple[str, ...]] = {}
+    for ident, terms in document["concepts"].items():
+        if ident not in known:
+            raise KnowledgeDataError(file, str(ident), "not a concept of concepts.yaml")
+        if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip() for t in terms):
+            raise KnowledgeDataError(file, str(ident), "terms must be a list of strings")
+        for term in terms:
+            _, _, aspect = term.partition("@")
+            if aspect and aspect not in ASPECTS:
+                raise KnowledgeDataError(file, str(ident), f"{term!r}: unknown aspect {aspect!r}")
+        out[str(ident)] = tuple(t.strip() for t in terms)
+    return out
+
+
+@cache
+def load_english() -> dict[str, tuple[str, ...]]:
+    """The English words of the packaged concepts (knowledge/data/risk/english.yaml)."""
+    path = RISK_DIR / "english.yaml"
+    return parse_english(read_yaml(path), load_risk().concepts, str(path))
+
+
 def read_risk(directory: Path = RISK_DIR) -> RiskData:
     return parse_risk(
         read_yaml(directory / "concepts.yaml"),

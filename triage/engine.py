@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
-from knowledge.risk import load_risk
+from knowledge.risk import load_english, load_risk
 from triage import reporter, safety
-from triage.learned import Learned, load_learned
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
+from triage.english import EnglishReader
+from triage.learned import Learned, load_learned
 from triage.normalise import bare, clean, fold, normalise
 from triage.risk import RiskModel
 from triage.tokens import NEGATIONS, Token, Tokenizer, has_kanji, is_kana_only
@@ -102,6 +103,8 @@ class Engine:
         self.risk = risk or RiskModel(load_risk(), self.tokenizer)
         #: The learned second opinion (knowledge/data/risk/learned.json), if trained.
         self.learned: Learned | None = load_learned()
+        #: The same concepts in English words (knowledge/data/risk/english.yaml).
+        self.english = EnglishReader(load_english(), self.risk)
         self.groups: tuple[MeaningGroup, ...] = lexicon.groups
         self._lemma: dict[tuple[str, ...], list[_Term]] = {}
         self._lemma_first: set[str] = set()
@@ -227,7 +230,7 @@ class Engine:
     def analyse(self, text: str) -> Analysis:
         norm = normalise(text)
         tokens = self.tokenizer.tokens(norm.clean)
-        danger = safety.assess(norm, tokens, self.risk, self.learned)
+        danger = safety.assess(norm, tokens, self.risk, self.learned, self.english)
         writer, writer_evidence = reporter.detect(norm.fold)
         hits: dict[int, _Hit] = {}
         self._match_lemmas(tokens, hits)

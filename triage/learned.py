@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 from knowledge.risk import RISK_DIR
@@ -31,14 +32,16 @@ from triage.tokens import Token
 
 LEARNED_FILE = RISK_DIR / "learned.json"
 #: Lemmas too common to say anything alone (they still count inside a pair).
-_STOP = frozenset("だ た て に の と が を は も か な よ ね ない".split())
+_STOP = frozenset(
+    ["だ", "た", "て", "に", "の", "と", "が", "を", "は", "も", "か", "な", "よ", "ね", "ない"]
+)
 
 
 def features(tokens: Sequence[Token], reading: Reading) -> frozenset[str]:
     """The model's view of one message (also what `python -m triage.training` learns on)."""
     lemmas = [lemma for _, lemma in canonical(tokens)]
     out: set[str] = {f"w:{lemma}" for lemma in lemmas if lemma not in _STOP}
-    out.update(f"b:{a}_{b}" for a, b in zip(lemmas, lemmas[1:], strict=False))
+    out.update(f"b:{a}_{b}" for a, b in pairwise(lemmas))
     for hit in reading.hits:
         out.add(f"c:{hit.concept}")
         out.update(f"c:{hit.concept}@{aspect}" for aspect in hit.aspects)

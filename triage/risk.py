@@ -89,7 +89,6 @@ _NEGATION_BRIDGE = frozenset(
         "為る",
         "する",
         "おる",
-        "居る",
     }
 )
 #: Verbs that carry an aspect after 〜て (〜てくる, 〜てくれる, 〜てもらう): read through them.
@@ -493,10 +492,10 @@ class RiskModel:
         self, concept: str, tokens: Sequence[Token], start: int, end: int
     ) -> frozenset[str]:
         found = aspects_within(tokens, start, end)
-        if self.concepts[concept].role == "scope" and "negated" not in found:
-            # A context denied a few words on is no context (キャンプなんか行かない).
-            if _denied_nearby(tokens, end):
-                found = found | {"negated"}
+        # A context denied a few words on is no context (キャンプなんか行かない).
+        scope = self.concepts[concept].role == "scope"
+        if scope and "negated" not in found and _denied_nearby(tokens, end):
+            found = found | {"negated"}
         return found
 
     def _literal_hits(
@@ -549,6 +548,16 @@ class RiskModel:
         sentences = sentence_of_each(tokens, text)
         quoted = quoted_tokens(tokens, text)
         hits = self.concept_hits(tokens, sentences, quoted)
+        return self.read_hits(hits, tokens, sentences, quoted)
+
+    def read_hits(
+        self,
+        hits: tuple[ConceptHit, ...],
+        tokens: Sequence[Token],
+        sentences: tuple[int, ...],
+        quoted: tuple[bool, ...] = (),
+    ) -> Reading:
+        """The frames of concepts already found (by Sudachi lemmas, or the English reader)."""
         by_concept: dict[str, list[ConceptHit]] = {}
         for hit in hits:
             by_concept.setdefault(hit.concept, []).append(hit)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from triage import crisis
 from triage.analysis import Evidence, Risk, RiskKind, Urgency
+from triage.english import EnglishReader, is_english
 from triage.learned import Learned, features
 from triage.normalise import Normalised
 from triage.risk import ConceptHit, FrameHit, Reading, RiskModel, aspects_within
@@ -69,16 +70,26 @@ def assess(
     tokens: Sequence[Token] | None = None,
     model: RiskModel | None = None,
     learned: Learned | None = None,
+    english: EnglishReader | None = None,
 ) -> Safety:
     """Read one message for risk. Without tokens or a model, the pattern layer alone; the
-    learned second opinion, when given, can raise the urgency (never lower it)."""
+    learned second opinion, when given, can raise the urgency (never lower it). A message in
+    English is read by the English words of the same concepts (triage/english.py)."""
     patterns = crisis.check(norm)
-    reading = model.read(tokens, norm.clean) if model is not None and tokens is not None else None
+    reading: Reading | None = None
+    in_english = english is not None and is_english(norm.clean)
+    if in_english and english is not None:
+        reading = english.read(norm.clean)
+        # The frames read the English words with their negations; the pattern layer's
+        # English phrases (kept for when no reader is loaded) would count them twice.
+        patterns = _without_english_patterns(patterns)
+    elif model is not None and tokens is not None:
+        reading = model.read(tokens, norm.clean)
     found: list[_Found] = []
     evidence: list[Evidence] = []
     signals: list[str] = list(patterns.signals)
     for hit in patterns.hits:
-        item, row = _pattern_found(hit, norm, tokens, model, reading)
+        item, row = _pattern_found(hit, norm, None if in_english else tokens, model, reading)
         found.append(item)
         evidence.append(row)
     if reading is not None:
@@ -112,6 +123,24 @@ def assess(
         if others:
             risk = _risk(others, calls)
     return Safety(urgency, risk, tuple(dict.fromkeys(signals)), tuple(evidence))
+
+
+_ENGLISH_LABELS = frozenset({"english", "english violence", "english other"})
+
+
+def _without_english_patterns(result: crisis.CrisisResult) -> crisis.CrisisResult:
+    hits = tuple(h for h in result.hits if h.label not in _ENGLISH_LABELS)
+    evidence = tuple(e for e in result.evidence if e.term.split("(")[0] not in _ENGLISH_LABELS)
+    active = {h.signal for h in hits if h.status == "active"}
+    signals = tuple(
+        s for s in result.signals if ":" in s or s in active or s in ("idiom", "distress")
+    )
+    urgency: Urgency = "normal"
+    if active:
+        urgency = "crisis"
+    elif hits or result.distress:
+        urgency = "concern"
+    return crisis.CrisisResult(urgency, signals, evidence, hits, result.distress)
 
 
 def _second_opinion(
