@@ -68,7 +68,7 @@ def has_24h_line(result: Step) -> bool:
     return any(n in all_text(result) for n in ("0120-279-338", "0120-061-338"))
 
 
-# --- danger now: 119 or 110 on the first line ----------------------------------------------------
+# --- danger now: 119 or 110 on the first line -------------------------------------------------
 
 
 def test_an_overdose_taken_puts_119_on_the_first_line() -> None:
@@ -93,7 +93,7 @@ def test_shinitai_alone_has_no_emergency_number_first_but_24h_lines() -> None:
     assert has_24h_line(result)
 
 
-# --- safeguarding ----------------------------------------------------------------------------------
+# --- safeguarding -----------------------------------------------------------------------------
 
 
 def test_a_child_hit_now_gets_110_first_and_189() -> None:
@@ -129,7 +129,7 @@ def test_a_welfare_check_names_110_or_119_then_the_window() -> None:
     assert not shows_booking(result)
 
 
-# --- no booking in a crisis turn ---------------------------------------------------------------
+# --- no booking in a crisis turn --------------------------------------------------------------
 
 
 def test_a_crisis_about_rent_shows_the_rent_window_but_no_booking() -> None:
@@ -140,7 +140,7 @@ def test_a_crisis_about_rent_shows_the_rent_window_but_no_booking() -> None:
     assert not shows_booking(result)
 
 
-# --- crisis mode across turns ------------------------------------------------------------------
+# --- crisis mode across turns -----------------------------------------------------------------
 
 
 def test_after_a_crisis_a_routine_worry_gets_no_booking_and_keeps_a_line() -> None:
@@ -184,7 +184,7 @@ def test_crisis_mode_lasts_while_staff_keep_the_urgent_case_open() -> None:
     assert not shows_booking(result) and has_24h_line(result)
 
 
-# --- the direct question -----------------------------------------------------------------------
+# --- the direct question ----------------------------------------------------------------------
 
 
 def test_distress_is_asked_the_direct_question() -> None:
