@@ -241,6 +241,8 @@ class Reading:
     #: Sentence index of each token, and whether each token is inside quotation marks.
     sentences: tuple[int, ...] = field(default=())
     quoted: tuple[bool, ...] = field(default=())
+    #: The role of each concept found (means, intent, scope …).
+    roles: dict[str, str] = field(default_factory=dict)
 
     def active(self) -> tuple[FrameHit, ...]:
         return tuple(f for f in self.frames if f.status == "active")
@@ -570,7 +572,12 @@ class RiskModel:
             found = self._frame(frame, by_concept, tokens, sentences)
             if found is not None:
                 frames.append(found)
-        return Reading(hits=hits, frames=tuple(frames), sentences=sentences, quoted=quoted)
+        roles = {
+            h.concept: self.concepts[h.concept].role for h in hits if h.concept in self.concepts
+        }
+        return Reading(
+            hits=hits, frames=tuple(frames), sentences=sentences, quoted=quoted, roles=roles
+        )
 
     def _frame(
         self,

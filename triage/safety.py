@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from triage import crisis
 from triage.analysis import Evidence, Risk, RiskKind, Urgency
 from triage.english import EnglishReader, is_english
-from triage.learned import Learned, features
+from triage.learned import MIN_EVIDENCE, Learned, features
 from triage.normalise import Normalised
 from triage.risk import ConceptHit, FrameHit, Reading, RiskModel, aspects_within
 from triage.tokens import Token
@@ -143,6 +143,17 @@ def _without_english_patterns(result: crisis.CrisisResult) -> crisis.CrisisResul
     return crisis.CrisisResult(urgency, signals, evidence, hits, result.distress)
 
 
+#: Roles of concepts that carry risk (knowledge/risk.py ROLES); the model weighs their
+#: combinations, it never raises a message that has none of them.
+_RISK_ROLES = frozenset(
+    {"ideation", "passive", "burden", "means", "method", "act", "harm", "state"}
+)
+
+
+def reading_role(reading: Reading, concept: str) -> str:
+    return reading.roles.get(concept, "")
+
+
 def _second_opinion(
     learned: Learned, tokens: Sequence[Token], reading: Reading, found: Sequence[_Found]
 ) -> tuple[_Found, Evidence] | None:
@@ -152,6 +163,12 @@ def _second_opinion(
     if not any(_is_japanese(t.surface) for t in tokens):
         return None  # learned on Japanese: an English message is read by the patterns alone
     feats = features(tokens, reading)
+    if learned.crisis.evidence(feats) < MIN_EVIDENCE:
+        return None
+    if not reading.frames and not any(
+        reading_role(reading, h.concept) in _RISK_ROLES for h in reading.hits
+    ):
+        return None  # no word of risk at all: a thank-you is not a goodbye
     p = learned.crisis.score(feats)
     if p >= learned.crisis_at:
         level = "crisis"

@@ -42,6 +42,7 @@ TRAINING_SETS = (
     "dev3_adults.jsonl",
     "dev3_plain.jsonl",
     "dev3_negatives.jsonl",
+    "chat_normal.jsonl",
 )
 EPOCHS = 30
 RATE = 0.1
@@ -49,7 +50,7 @@ L2 = 1e-3
 MIN_COUNT = 2
 FOLDS = 5
 MAX_FALSE_CRISIS = 0.02
-MAX_RAISED_TO_CONCERN = 0.10
+MAX_RAISED_TO_CONCERN = 0.03
 _GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 … 0.95
 
 
