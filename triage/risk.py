@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from knowledge.risk import Concept, Frame, Need, RiskData
 from triage.normalise import clean, fold
@@ -151,6 +152,16 @@ def canonical(tokens: Sequence[Token]) -> list[tuple[int, str]]:
     return out
 
 
+#: The key a number position is found by (see RiskModel.concept_hits).
+_NUMBER = "#"
+
+
+@lru_cache(maxsize=65536)
+def _fold_surface(surface: str) -> str:
+    """fold() of a token's surface; the same words come back in every message."""
+    return fold(surface)
+
+
 @dataclass(frozen=True, slots=True)
 class _Match:
     """One position of a compiled term: a word, or a number of at least `minimum`."""
@@ -159,6 +170,12 @@ class _Match:
     reading: str = ""
     surface: str = ""
     minimum: int | None = None
+    #: What a message position must share with this one to possibly match it.
+    keys: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        found = {_NUMBER} if self.minimum is not None else {self.lemma, self.surface, self.reading}
+        object.__setattr__(self, "keys", frozenset(k for k in found if k))
 
     def accepts(self, token: Token, lemma: str, folded: str) -> bool:
         if self.minimum is not None:
@@ -183,6 +200,33 @@ class _Term:
     matches: tuple[_Match, ...]
     #: Matched as folded text instead (今も, 前は: the particle is the meaning).
     literal: str = ""
+
+
+class _Node:
+    """A trie node over term positions. A term is inserted along its lemmas; every key the
+    same position also accepts (surface, reading) is an extra edge to the same child, so a
+    walk follows what the message offers and exact matching checks only terms that end."""
+
+    __slots__ = ("by_lemma", "edges", "terms")
+
+    def __init__(self) -> None:
+        self.by_lemma: dict[str, _Node] = {}
+        self.edges: dict[str, list[_Node]] = {}
+        self.terms: list[_Term] = []
+
+    def insert(self, term: _Term) -> None:
+        node = self
+        for match in term.matches:
+            lemma = _NUMBER if match.minimum is not None else match.lemma
+            child = node.by_lemma.get(lemma)
+            if child is None:
+                child = node.by_lemma[lemma] = _Node()
+            for key in {lemma, *match.keys}:
+                listed = node.edges.setdefault(key, [])
+                if child not in listed:
+                    listed.append(child)
+            node = child
+        node.terms.append(term)
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,7 +457,10 @@ class RiskModel:
         self._needs = [
             (frame, [frozenset(need.concepts) for need in frame.all]) for frame in data.frames
         ]
+        self._root = _Node()
         self._index: dict[str, list[_Term]] = {}
+        self._by_reading: dict[str, list[_Term]] = {}
+        self._by_surface: dict[str, list[_Term]] = {}
         self._numbered: list[_Term] = []
         self._literal: list[_Term] = []
         for concept in data.concepts:
@@ -424,30 +471,53 @@ class RiskModel:
                 if term.literal:
                     self._literal.append(term)
                     continue
+                self._root.insert(term)
                 first = term.matches[0]
                 if first.minimum is not None:
                     self._numbered.append(term)
                     continue
-                for key in {first.lemma, first.surface, first.reading}:
-                    if key:
-                        self._index.setdefault(key, []).append(term)
+                self._index.setdefault(first.lemma, []).append(term)
+                if first.surface and first.surface != first.lemma:
+                    self._by_surface.setdefault(first.surface, []).append(term)
+                if first.reading:
+                    self._by_reading.setdefault(first.reading, []).append(term)
 
     # --- finding concepts ------------------------------------------------------------------
+    def _walk(
+        self,
+        pos: int,
+        keys: Sequence[set[str]],
+        content: Sequence[int],
+        sentences: Sequence[int],
+    ) -> Iterable[_Term]:
+        """The terms whose words may start at `pos`: a walk down the trie of terms, each step
+        taking every edge this position's keys allow (lemma, surface, reading, number)."""
+        frontier: list[_Node] = [self._root]
+        sentence = sentences[content[pos]]
+        j = pos
+        while frontier and j < len(content) and sentences[content[j]] == sentence:
+            step: dict[int, _Node] = {}
+            for node in frontier:
+                for key in keys[j]:
+                    for child in node.edges.get(key, ()):
+                        step[id(child)] = child
+            frontier = list(step.values())
+            for node in frontier:
+                yield from node.terms
+            j += 1
+
     def _candidates(self, token: Token, lemma: str, folded: str) -> Iterable[_Term]:
-        index = self._index
-        by_lemma = index.get(lemma, ())
-        by_surface = index.get(folded, ()) if folded != lemma else ()
-        # A reading stands for a word only where the resident wrote kana (see _Match).
-        by_reading = index.get(token.reading, ()) if is_kana_only(token.surface) else ()
-        if by_surface or by_reading:
-            seen: set[int] = set()
-            for group in (by_lemma, by_surface, by_reading):
-                for term in group:
-                    if id(term) not in seen:
-                        seen.add(id(term))
-                        yield term
-        else:
-            yield from by_lemma
+        yield from self._index.get(lemma, ())
+        if folded != lemma:
+            for term in self._by_surface.get(folded, ()):
+                if term.matches[0].lemma != lemma:
+                    yield term
+        # A reading stands for a word only where the resident wrote kana and Sudachi read it
+        # as no other word (see _Match.accepts); the terms met by their lemma are not repeated.
+        if not has_kanji(lemma) and is_kana_only(token.surface):
+            for term in self._by_reading.get(token.reading, ()):
+                if term.matches[0].lemma != lemma:
+                    yield term
         if number_of(token) is not None:
             yield from self._numbered
 
@@ -457,13 +527,16 @@ class RiskModel:
         view = canonical(tokens)
         content = [i for i, _ in view]
         lemmas = [lemma for _, lemma in view]
-        folded = [fold(tokens[i].surface) for i in content]
+        folded = [_fold_surface(tokens[i].surface) for i in content]
+        # What each position can be matched by: a cheap set test before the exact one.
+        keys = [
+            {lemmas[p], folded[p], tokens[i].reading, _NUMBER if number_of(tokens[i]) else ""}
+            for p, i in enumerate(content)
+        ]
         found: dict[tuple[str, int], ConceptHit] = {}
-        for pos, i in enumerate(content):
-            for term in self._candidates(tokens[i], lemmas[pos], folded[pos]):
+        for pos in range(len(content)):
+            for term in self._walk(pos, keys, content, sentences):
                 n = len(term.matches)
-                if pos + n > len(content):
-                    continue
                 span = content[pos : pos + n]
                 if sentences[span[0]] != sentences[span[-1]]:
                     continue
@@ -517,7 +590,7 @@ class RiskModel:
             if t.punct:
                 continue
             starts.add(len(chars))
-            for ch in fold(t.surface):
+            for ch in _fold_surface(t.surface):
                 chars.append(ch)
                 owner.append(index)
         ends = {i - 1 for i in starts if i} | {len(chars) - 1}
