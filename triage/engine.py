@@ -36,7 +36,7 @@ from pathlib import Path
 from knowledge.examples import load_examples
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
 from knowledge.risk import load_risk
-from triage import reporter, safety
+from triage import language, reporter, safety
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
 from triage.normalise import bare, clean, fold, normalise
 from triage.risk import RiskModel
@@ -72,11 +72,14 @@ _GENERAL = frozenset({GENERAL_DESK, "self_reliance"})
 _GENERAL_PENALTY = 0.01
 #: The second signal (triage.similarity): a window's resemblance to the message adds this
 #: share of it to the window's lexicon score…
-SIM_WEIGHT = 0.5
+SIM_WEIGHT = 0.6
 #: …when it reaches this (a weaker resemblance is noise, shared by chance)…
 SIM_MIN = 0.2
 #: …and a resemblance this close means we understood the worry even without a lexicon word.
 SIM_CONFIDENT = 0.45
+#: For English, the resemblance is the whole signal: it needs no lexicon word to count.
+EN_SIM_WEIGHT = 1.5
+EN_SIM_MIN = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +249,19 @@ class Engine:
         if not confident and norm.fold.strip():
             self._match_fuzzy(norm.fold, hits)
             scores, first, evidence, confident = self._score(hits, writer)
-        resembled = self.examples.resemble_japanese(tokens)
-        confident = _blend(scores, first, evidence, resembled, len(norm.clean)) or confident
+        lang = language.detect(text)
+        if lang == "en":
+            # Our lexicon is Japanese: an English message is routed by its resemblance to
+            # the windows' English descriptions and examples alone.
+            resembled = self.examples.resemble_english(norm.clean)
+            weight, minimum = EN_SIM_WEIGHT, EN_SIM_MIN
+        else:
+            resembled = self.examples.resemble_japanese(tokens)
+            weight, minimum = SIM_WEIGHT, SIM_MIN
+        confident = (
+            _blend(scores, first, evidence, resembled, len(norm.clean), weight, minimum)
+            or confident
+        )
         if danger.urgency == "crisis" and OUT_OF_SCOPE in scores:
             del scores[OUT_OF_SCOPE]  # a message about a life in danger is never "not ours"
         windows = _rank(scores, first)
@@ -272,6 +286,7 @@ class Engine:
             evidence=danger.evidence + tuple(evidence) + writer_evidence,
             crisis_signals=danger.signals,
             risk=danger.risk,
+            lang=lang,
         )
 
     def _score(
@@ -330,14 +345,16 @@ def _blend(
     evidence: list[Evidence],
     resembled: Sequence[Resemblance],
     length: int,
+    weight: float,
+    minimum: float,
 ) -> bool:
     """Add the second signal to the lexicon's scores (in place); True when a resemblance
     alone is close enough to understand the worry. Its evidence names the example."""
     confident = False
     for r in resembled:
-        if r.score < SIM_MIN:
+        if r.score < minimum:
             continue
-        scores[r.window] = scores.get(r.window, 0.0) + SIM_WEIGHT * r.score
+        scores[r.window] = scores.get(r.window, 0.0) + weight * r.score
         first.setdefault(r.window, length)
         evidence.append(
             Evidence(r.window, r.example or "description", " ".join(r.shared), r.score, "example")

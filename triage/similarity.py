@@ -37,7 +37,8 @@ _JA_STOP = frozenset(
     ずっと 色々 いろいろ それ これ あれ その この あの そう こう 感じ 相談 窓口 お願い
     お 御 ご 様子 的 中 時 とき 日 年 月 一 二 歳 さん ちゃん くん 場合 大丈夫 問題 状態
     わかる 分かる 分る 困る 心配 不安 つらい 辛い しんどい 大変 付く つく 対する 関する
-    疲れる 聞ける 気 今月 来月 先月 """.split()
+    疲れる 聞ける 気 今月 来月 先月
+    息子 娘 母 父 兄 弟 姉 妹 夫 妻 親 子供 友達 家族 祖母 祖父 彼 彼女 家 """.split()
 )
 _EN_STOP = frozenset(
     """a an the and or but if so of to in on at for from with by about into as is am are was
@@ -49,6 +50,9 @@ _EN_STOP = frozenset(
     want wanted need needed help know get got go going like feel really don't can't i'm i've
     it's there's what's is there anyone someone something anything one""".split()
 )
+#: A resemblance rests on at least this many shared words; one word alone counts this much.
+MIN_SHARED = 2
+ONE_WORD_FACTOR = 0.5
 _EN_WORD = re.compile(r"[a-z][a-z']*")
 
 
@@ -140,6 +144,9 @@ class _Index:
                 dots[doc] = dots.get(doc, 0.0) + weight * doc_weight
         best: dict[str, tuple[float, int]] = {}
         for doc, score in dots.items():
+            if sum(word in self.docs[doc].weights for word in query) < MIN_SHARED:
+                # One shared word is a coincidence more often than a resemblance.
+                score *= ONE_WORD_FACTOR
             window = self.docs[doc].window
             if window not in best or score > best[window][0]:
                 best[window] = (score, doc)
