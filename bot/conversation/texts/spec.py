@@ -118,6 +118,8 @@ TEXTS: dict[str, frozenset[str]] = _spec(
         "booking.no_slots_without_phone": (),
         "booking.ibasho_first_visit": (),
         "booking.next_week_intro": ("name",),
+        "booking.next_session": ("name", "when"),
+        "booking.next_session_ask": (),
         "booking.choose_mode": (),
         "booking.ask_phone": (),
         "booking.bad_phone": (),
