@@ -38,7 +38,7 @@ _JA_STOP = frozenset(
     お 御 ご 様子 的 中 時 とき 日 年 月 一 二 歳 さん ちゃん くん 場合 大丈夫 問題 状態
     わかる 分かる 分る 困る 心配 不安 つらい 辛い しんどい 大変 付く つく 対する 関する
     疲れる 聞ける 気 今月 来月 先月
-    息子 娘 母 父 兄 弟 姉 妹 夫 妻 親 子供 友達 家族 祖母 祖父 彼 彼女 家 """.split()
+    息子 娘 母 父 兄 弟 姉 妹 夫 妻 親 子供 友達 家族 祖母 祖父 彼 彼女 家 暮らす 暮らし """.split()
 )
 _EN_STOP = frozenset(
     """a an the and or but if so of to in on at for from with by about into as is am are was
