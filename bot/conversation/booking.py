@@ -782,6 +782,13 @@ def already_cancelled_messages() -> list[Message]:
     return [m.text(_t("already_cancelled"), [_list_action()])]
 
 
+def stale_messages() -> list[Message]:
+    """An old button (a booking since cancelled or moved): where the resident is, and the
+    next steps (their bookings, a new booking)."""
+    book = m.postback(texts.label("booking_new"), _data(""))
+    return [m.text(texts.text("stale.tap"), [_list_action(), book])]
+
+
 def not_found_messages() -> list[Message]:
     return [m.text(_t("not_found"), [_list_action()])]
 

@@ -537,14 +537,16 @@ def _crisis(state: State, analysis: Analysis, ctx: Context) -> Step:
 
 def _on_postback(state: State, data: str, ctx: Context) -> Step:
     fields = postback.decode(data)
-    if fields is None:
-        return _menu(state)
-    action = fields["a"]
-    handler = _POSTBACKS.get(action)
-    if handler is None:
-        return _menu(state)
-    result = handler(state, fields, ctx)
-    return result if result is not None else _menu(state)
+    handler = _POSTBACKS.get(fields["a"]) if fields is not None else None
+    result = handler(state, fields, ctx) if handler is not None and fields is not None else None
+    # A stale, expired or unknown tap is still answered: where the resident is, what next.
+    return result if result is not None else _stale(state)
+
+
+def _stale(state: State) -> Step:
+    actions = [_pb("booking_list", "book", o="list"), _staff_action(), *_start_actions()]
+    body = texts.text("stale.tap") + "\n\n" + texts.text("menu.ask")
+    return Step(state.evolve(phase="idle"), [messages.text(body, actions)])
 
 
 def _pb_start(state: State, fields: dict[str, str], ctx: Context) -> Step | None:

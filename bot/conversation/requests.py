@@ -86,7 +86,7 @@ _GREETINGS = frozenset(
         "good evening",
     }
 )
-_TRAILING = " 　。.!！?？、,〜~ー…w笑"
+_TRAILING = " 　。.!！?？、,〜~…w笑"
 
 
 def _squash(text: str) -> str:
@@ -99,9 +99,8 @@ def typed_request(text: str) -> Request | None:
     words = _squash(text)
     if not words or len(words) > MAX_REQUEST:
         return None
-    if words in _GREETINGS or unicodedata.normalize("NFKC", text).strip().lower().strip(
-        _TRAILING
-    ) in _GREETINGS:
+    spoken = unicodedata.normalize("NFKC", text).strip().lower().strip(_TRAILING + "ー")
+    if words in _GREETINGS or spoken in _GREETINGS or words.rstrip("ー") in _GREETINGS:
         return "greeting"
     if words in _MENU:
         return "menu"
