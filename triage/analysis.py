@@ -68,6 +68,9 @@ class Risk:
     kind: RiskKind
     danger_now: bool
     frames: tuple[str, ...]
+    #: Whom to call first when danger is now ("119" or "110"); not part of the printed
+    #: contract — the conversation uses it to put that number on the first line.
+    call: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "danger_now": self.danger_now, "frames": list(self.frames)}

@@ -37,6 +37,7 @@ from knowledge.examples import load_examples
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
 from knowledge.risk import load_risk
 from triage import language, reporter, safety
+from triage.learned import Learned, load_learned
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
 from triage.normalise import bare, clean, fold, normalise
 from triage.risk import RiskModel
@@ -114,6 +115,8 @@ class Engine:
         self.examples = examples or ExampleIndex(load_examples(), self.tokenizer)
         #: The risk frames, compiled through the same tokenizer (knowledge/data/risk/).
         self.risk = risk or RiskModel(load_risk(), self.tokenizer)
+        #: The learned second opinion (knowledge/data/risk/learned.json), if trained.
+        self.learned: Learned | None = load_learned()
         self.groups: tuple[MeaningGroup, ...] = lexicon.groups
         self._lemma: dict[tuple[str, ...], list[_Term]] = {}
         self._lemma_first: set[str] = set()
@@ -239,7 +242,7 @@ class Engine:
     def analyse(self, text: str) -> Analysis:
         norm = normalise(text)
         tokens = self.tokenizer.tokens(norm.clean)
-        danger = safety.assess(norm, tokens, self.risk)
+        danger = safety.assess(norm, tokens, self.risk, self.learned)
         writer, writer_evidence = reporter.detect(norm.fold)
         hits: dict[int, _Hit] = {}
         self._match_lemmas(tokens, hits)

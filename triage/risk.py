@@ -80,6 +80,16 @@ _NEGATION_BRIDGE = frozenset(
         "特に",
         "か",
         "なんか",
+        "など",
+        "なんて",
+        "一度",
+        "ござる",
+        "御座る",
+        "たり",
+        "為る",
+        "する",
+        "おる",
+        "居る",
     }
 )
 #: Verbs that carry an aspect after 〜て (〜てくる, 〜てくれる, 〜てもらう): read through them.
@@ -285,18 +295,21 @@ def aspects_within(tokens: Sequence[Token], start: int, end: int) -> frozenset[s
             inner |= {"now", "done"}
     if tokens[start].form.startswith("意志推量形"):
         inner.add("volition")
-    return frozenset(inner) | aspects_after(tokens, start, end)
+    return aspects_after(tokens, start, end, frozenset(inner))
 
 
-def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[str]:
-    """How the words tokens[start:end] are conjugated, read from the head and what follows."""
-    found: set[str] = set()
+def aspects_after(
+    tokens: Sequence[Token], start: int, end: int, seed: frozenset[str] = frozenset()
+) -> frozenset[str]:
+    """How the words tokens[start:end] are conjugated, read from the head and what follows
+    (`seed`: what the words themselves already say, e.g. the たい inside 死にたい)."""
+    found: set[str] = set(seed)
     head = tokens[end - 1]
     if head.form.startswith("意志推量形"):
         found.add("volition")
     saw_te = False
     thought = False
-    i = end
+    i = _after_parenthesis(tokens, end)
     while i < len(tokens) and i < end + _ASPECT_SPAN:
         t = tokens[i]
         if t.punct:
@@ -321,7 +334,11 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
                 found.add("negated")
         elif t.pos == "助詞":
             if i == end and t.surface in _SUBJECT_MARKERS:
-                found.add("subject")
+                found |= {"subject", "agent"}
+            elif i == end and t.surface in ("に", "にも"):
+                found.add("agent")  # 父に殴られる: who does it (with a passive)
+            elif i == end and t.surface == "を":
+                found.add("object")
             if lemma in ("て", "で"):
                 saw_te = True
             elif lemma in ("ば", "なら"):
@@ -350,6 +367,24 @@ def aspects_after(tokens: Sequence[Token], start: int, end: int) -> frozenset[st
     if "negated" not in found and _negated_later(tokens, i):
         found.add("negated")
     return frozenset(found)
+
+
+def _denied_nearby(tokens: Sequence[Token], end: int) -> bool:
+    for t in tokens[end : end + 5]:
+        if t.punct or (t.pos == "助詞" and t.pos_detail == "接続助詞"):
+            return False
+        if t.lemma in NEGATIONS:
+            return True
+    return False
+
+
+def _after_parenthesis(tokens: Sequence[Token], i: int) -> int:
+    """Skip a parenthesis right after a word: 息子（15）が reads as 息子が."""
+    if i < len(tokens) and tokens[i].surface in ("（", "("):
+        for j in range(i + 1, min(len(tokens), i + 8)):
+            if tokens[j].surface in ("）", ")"):
+                return j + 1
+    return i
 
 
 def _negated_later(tokens: Sequence[Token], i: int) -> bool:
@@ -448,11 +483,21 @@ class RiskModel:
                     start=start,
                     end=end,
                     sentence=sentences[start],
-                    aspects=aspects_after(tokens, start, end),
+                    aspects=self._aspects(term.concept, tokens, start, end),
                     quoted=bool(quoted) and quoted[start],
                 )
         self._literal_hits(tokens, sentences, found)
         return tuple(sorted(found.values(), key=lambda h: (h.start, h.concept)))
+
+    def _aspects(
+        self, concept: str, tokens: Sequence[Token], start: int, end: int
+    ) -> frozenset[str]:
+        found = aspects_within(tokens, start, end)
+        if self.concepts[concept].role == "scope" and "negated" not in found:
+            # A context denied a few words on is no context (キャンプなんか行かない).
+            if _denied_nearby(tokens, end):
+                found = found | {"negated"}
+        return found
 
     def _literal_hits(
         self,
@@ -540,6 +585,10 @@ class RiskModel:
                 h.fits("any") for name in frame.danger_now_with for h in by_concept.get(name, ())
             )
             kind = self._attribute(frame.kind, chosen, by_concept, tokens)
+            if frame.kind in ("child", "elder") and _agent_not_victim(chosen, self.concepts):
+                continue  # 息子が母を殴る: the son does the harm; the mother's frame reads it
+            if not _agents_come_first(frame, chosen, self.concepts):
+                continue  # 先生に叩かれた。親に言っても…: the parent is told, not the one who hit
             if status == "active" and frame.denial_lowers and _denied(by_concept):
                 status, by = "lowered", "denial"  # 死にたいわけじゃない。でも生きる意味が…
             if status == "active" and kind == "other_person" and _bereaved(frame, chosen):
@@ -583,7 +632,11 @@ class RiskModel:
         for name in unless:
             concept = self.concepts[name]
             for scope_hit in by_concept.get(name, ()):
-                if sentence is not None and scope_hit.sentence != sentence:
+                if (
+                    sentence is not None
+                    and scope_hit.sentence != sentence
+                    and not concept.whole_message
+                ):
                     continue
                 if concept.effect == "lower" and scope_hit.sentence not in sentences_used:
                     continue  # the past of another sentence says nothing about this one
@@ -660,6 +713,32 @@ def _better(a: FrameHit | None, b: FrameHit) -> FrameHit:
 
 
 _IDEATION = ("die", "vanish", "end_life")
+_PASSIVE_ENDINGS = ("れる", "られる", "れた", "られた", "れて", "られて", "され", "られ")
+
+
+def _agents_come_first(
+    frame: Frame, chosen: Sequence[ConceptHit], concepts: dict[str, Concept]
+) -> bool:
+    """A person needed as the one who does the harm (`@agent`) is named before it."""
+    agents = {c for need in frame.all for c, aspect in need.options if aspect == "agent"}
+    if not agents:
+        return True
+    harm_starts = [h.start for h in chosen if concepts[h.concept].role == "harm"]
+    return all(
+        h.start < min(harm_starts, default=h.start + 1) for h in chosen if h.concept in agents
+    )
+
+
+def _agent_not_victim(chosen: Sequence[ConceptHit], concepts: dict[str, Concept]) -> bool:
+    """The person of a child or elder frame is the subject of an active harm verb
+    (息子が母を殴っている): they do the harm, so the frame is not about their safety."""
+    people = [h for h in chosen if concepts[h.concept].role == "person"]
+    harms = [h for h in chosen if concepts[h.concept].role == "harm"]
+    if not people or not harms:
+        return False
+    person, harm = people[0], harms[0]
+    passive = "passive" in harm.aspects or harm.term.endswith(_PASSIVE_ENDINGS)
+    return "subject" in person.aspects and not passive and person.start < harm.start
 
 
 def _denied(by_concept: dict[str, list[ConceptHit]]) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from triage import crisis
 from triage.analysis import Evidence, Risk, RiskKind, Urgency
+from triage.learned import Learned, features
 from triage.normalise import Normalised
 from triage.risk import ConceptHit, FrameHit, Reading, RiskModel, aspects_within
 from triage.tokens import Token
@@ -59,12 +60,18 @@ class _Found:
     danger_now: bool
     #: `crisis`, `concern` or None (read as about something else).
     level: str | None
+    #: The frame's own number to call first, if it names one.
+    call: str | None = None
 
 
 def assess(
-    norm: Normalised, tokens: Sequence[Token] | None = None, model: RiskModel | None = None
+    norm: Normalised,
+    tokens: Sequence[Token] | None = None,
+    model: RiskModel | None = None,
+    learned: Learned | None = None,
 ) -> Safety:
-    """Read one message for risk. Without tokens or a model, the pattern layer alone."""
+    """Read one message for risk. Without tokens or a model, the pattern layer alone; the
+    learned second opinion, when given, can raise the urgency (never lower it)."""
     patterns = crisis.check(norm)
     reading = model.read(tokens, norm.clean) if model is not None and tokens is not None else None
     found: list[_Found] = []
@@ -81,6 +88,13 @@ def assess(
             signals.append(f"frame:{frame_hit.frame.id}:{frame_hit.status}")
     # The pattern layer's own rows for idioms and distress (no frame of their own).
     evidence.extend(e for e in patterns.evidence if e.term in ("idiom", "distress"))
+    if learned is not None and reading is not None and tokens is not None:
+        second = _second_opinion(learned, tokens, reading, found)
+        if second is not None:
+            item, row = second
+            found.append(item)
+            evidence.append(row)
+            signals.append(f"learned:{item.level}")
     crisis_found = [f for f in found if f.level == "crisis"]
     urgency: Urgency
     if crisis_found:
@@ -89,25 +103,68 @@ def assess(
         urgency = "concern"
     else:
         urgency = "normal"
-    risk = _risk(crisis_found) if crisis_found else None
+    calls = model.data.calls if model is not None else {}
+    risk = _risk(crisis_found, calls) if crisis_found else None
+    if urgency == "concern":
+        # A suspected (not ongoing) safeguarding worry keeps its kind, so the conversation
+        # gives 189 or the 地域包括支援センター rather than asking the writer about dying.
+        others = [f for f in found if f.level == "concern" and f.kind != "self"]
+        if others:
+            risk = _risk(others, calls)
     return Safety(urgency, risk, tuple(dict.fromkeys(signals)), tuple(evidence))
 
 
-def _risk(found: Sequence[_Found]) -> Risk:
-    lead = min(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
-    axes = [
-        f.axis for f in sorted(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
-    ]
+def _second_opinion(
+    learned: Learned, tokens: Sequence[Token], reading: Reading, found: Sequence[_Found]
+) -> tuple[_Found, Evidence] | None:
+    """The model's reading when it is more worried than the frames and patterns were."""
+    if any(f.level == "crisis" for f in found):
+        return None
+    if not any(_is_japanese(t.surface) for t in tokens):
+        return None  # learned on Japanese: an English message is read by the patterns alone
+    feats = features(tokens, reading)
+    p = learned.crisis.score(feats)
+    if p >= learned.crisis_at:
+        level = "crisis"
+    elif p >= learned.concern_at:
+        level = "concern"
+    else:
+        return None
+    # Whose risk: the strongest kind any frame noticed, even one read as lowered.
+    kinds = [f.kind for f in found] or ["self"]
+    kind = min(kinds, key=KIND_ORDER.index)
+    danger = level == "crisis" and learned.danger_now.score(feats) >= learned.danger_at
+    why = ", ".join(name.split(":", 1)[1] for name, _ in learned.crisis.strongest(feats))
+    row = Evidence("crisis", f"learned({level}): {why}", why, round(p, 3), "learned", "learned")
+    return _Found("learned", kind, danger, level), row
+
+
+def _is_japanese(text: str) -> bool:
+    return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+#: Whom to call first when only the pattern layer ran (no knowledge data loaded).
+_DEFAULT_CALLS = {"violence": "110", "child": "110", "elder": "110", "welfare_check": "110"}
+
+
+def _risk(found: Sequence[_Found], calls: dict[str, str]) -> Risk:
+    ranked = sorted(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
+    danger = any(f.danger_now for f in found)
+    call = None
+    if danger:
+        first = next(f for f in ranked if f.danger_now)
+        call = first.call or calls.get(first.kind) or _DEFAULT_CALLS.get(first.kind, "119")
     return Risk(
-        kind=lead.kind,
-        danger_now=any(f.danger_now for f in found),
-        frames=tuple(dict.fromkeys(axes)),
+        kind=ranked[0].kind,
+        danger_now=danger,
+        frames=tuple(dict.fromkeys(f.axis for f in ranked)),
+        call=call,
     )
 
 
 def _frame_found(hit: FrameHit) -> _Found:
     kind: RiskKind = hit.kind  # type: ignore[assignment]  # validated against KINDS on load
-    return _Found(hit.frame.axis, kind, hit.danger_now, hit.level)
+    return _Found(hit.frame.axis, kind, hit.danger_now, hit.level, hit.frame.call)
 
 
 def _frame_evidence(hit: FrameHit) -> list[Evidence]:

@@ -24,6 +24,7 @@ PHASES = frozenset(
         "contact_time",  # 平日午前 / 平日午後 / いつでも / 自由入力
         "contact_time_free",  # waiting for a typed time
         "erase_confirm",  # 「削除」 asked; waiting for はい / いいえ
+        "direct_question",  # asked whether they think of dying; waiting for the answer
     }
 )
 
@@ -37,8 +38,11 @@ class State:
     urgency: str = "normal"
     reporter: str = "unknown"
     summary: dict[str, Any] = field(default_factory=dict)
-    #: ISO time of the last crisis hit (the handoff stays urgent; no clarifying questions).
+    #: ISO time of the last crisis hit: crisis mode for at least a day (no booking, no menus,
+    #: a 24-hour line in every answer; the handoff stays urgent).
     crisis_at: str | None = None
+    #: ISO time the direct question (about wanting to die) was last asked.
+    direct_asked_at: str | None = None
     #: Consent on record as this conversation knows it (the database is the authority).
     consent_version: str | None = None
     consent_given_at: str | None = None
@@ -68,6 +72,7 @@ class State:
             "reporter": self.reporter,
             "summary": dict(self.summary),
             "crisis_at": self.crisis_at,
+            "direct_asked_at": self.direct_asked_at,
             "consent_version": self.consent_version,
             "consent_given_at": self.consent_given_at,
             "consent_hash": self.consent_hash,

@@ -396,12 +396,16 @@ def test_no_words_are_quoted_back() -> None:
 
 
 def test_unclear_concern_checks_in_before_the_question() -> None:
+    # Issue 9: the direct question comes first; after いいえ the check-in (a 24-hour line)
+    # comes before the clarifying question about the topic.
     asked = say(
         State(), "なんかしんどい", analysis("general_desk", clarify=True, urgency="concern")
     )
     assert_well_formed(asked)
-    assert "24時間" in texts_of(asked)[0]
-    assert asked.state.phase == "clarify"
+    assert asked.state.phase == "direct_question"
+    answered = say(asked.state, "いいえ", analysis("general_desk", clarify=True))
+    assert_well_formed(answered)
+    assert "24時間" in all_text(answered)
 
 
 # --- media, staff, postbacks ---------------------------------------------------------------------
