@@ -349,8 +349,8 @@ def _greeting(state: State, analysis: Analysis) -> Step:
 def _follows_up(analysis: Analysis, previous: tuple[str, ...]) -> bool:
     """Right after a window answer: a message that names no other worry (vague, or the same
     windows again) is about what was just shown."""
-    if analysis.urgency == "crisis":
-        return False
+    if analysis.urgency != "normal":
+        return False  # crisis and concern keep their own paths (a check-in, a 24-hour line)
     ids = [w for w in analysis.window_ids if w != OUT_OF_SCOPE]
     return analysis.clarify or not ids or analysis.primary in previous
 
