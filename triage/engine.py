@@ -37,8 +37,8 @@ from knowledge.examples import load_examples
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
 from knowledge.risk import load_risk
 from triage import language, reporter, safety
-from triage.learned import Learned, load_learned
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
+from triage.learned import Learned, load_learned
 from triage.normalise import bare, clean, fold, normalise
 from triage.risk import RiskModel
 from triage.similarity import ExampleIndex, Resemblance
@@ -564,7 +564,8 @@ def engine_for(lexicon_dir: Path) -> Engine:
         lexicon = read_lexicon(key)
         packaged = default_engine()
         with _engine_lock:
-            engine = _engines.setdefault(key, Engine(lexicon, packaged.tokenizer, packaged.risk, packaged.examples)
+            engine = _engines.setdefault(
+                key, Engine(lexicon, packaged.tokenizer, packaged.risk, packaged.examples)
             )
     return engine
 

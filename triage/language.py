@@ -16,10 +16,77 @@ Language = Literal["ja", "en"]
 
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 _FUNCTION_WORDS = frozenset(
-    """i i'm i've my me you your we our he she his her it they their the a an is am are was
-    were be been to of in on at for with and or but not can can't cannot could would do does
-    don't did have has had will how what where when who why which this that there here
-    please hello hi thanks thank help need want""".split()
+    [
+        "i",
+        "i'm",
+        "i've",
+        "my",
+        "me",
+        "you",
+        "your",
+        "we",
+        "our",
+        "he",
+        "she",
+        "his",
+        "her",
+        "it",
+        "they",
+        "their",
+        "the",
+        "a",
+        "an",
+        "is",
+        "am",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "and",
+        "or",
+        "but",
+        "not",
+        "can",
+        "can't",
+        "cannot",
+        "could",
+        "would",
+        "do",
+        "does",
+        "don't",
+        "did",
+        "have",
+        "has",
+        "had",
+        "will",
+        "how",
+        "what",
+        "where",
+        "when",
+        "who",
+        "why",
+        "which",
+        "this",
+        "that",
+        "there",
+        "here",
+        "please",
+        "hello",
+        "hi",
+        "thanks",
+        "thank",
+        "help",
+        "need",
+        "want",
+    ]
 )
 #: At most this share of the letters may be kana or kanji (a 住民票 inside English is fine).
 _MAX_JAPANESE_SHARE = 0.2
@@ -32,7 +99,7 @@ def _is_japanese(ch: str) -> bool:
 
 
 def detect(text: str) -> Language:
-    """"en" for a message written in English, else "ja"."""
+    """ "en" for a message written in English, else "ja"."""
     sample = text[:2000]
     japanese = sum(1 for ch in sample if _is_japanese(ch))
     latin = sum(1 for ch in sample if ch.isascii() and ch.isalpha())

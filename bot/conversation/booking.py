@@ -488,7 +488,9 @@ def _nearest_to(slots: Sequence[SlotView], day: date) -> list[SlotView]:
     for slot in slots:
         by_day.setdefault(to_jst(slot.starts_at).date(), slot)
     after = sorted((s for d, s in by_day.items() if d > day), key=lambda s: s.starts_at)
-    before = sorted((s for d, s in by_day.items() if d < day), key=lambda s: -s.starts_at.timestamp())
+    before = sorted(
+        (s for d, s in by_day.items() if d < day), key=lambda s: -s.starts_at.timestamp()
+    )
     return [*after, *before]
 
 

@@ -82,9 +82,7 @@ def window_lines(window: Window, ctx: Context) -> list[str]:
         lines.append(session)
     if not phone:
         desk = cards.desk()
-        lines.append(
-            _t("english.ask_desk", phone=desk.phone.value if desk.phone else "")
-        )
+        lines.append(_t("english.ask_desk", phone=desk.phone.value if desk.phone else ""))
     return lines
 
 

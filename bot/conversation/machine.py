@@ -590,7 +590,6 @@ def _ack(reporter: str, concern: bool) -> str:
     return texts.text("answer.ack_self")
 
 
-
 def _needs(shown: Sequence[Window]) -> int:
     """How many different needs these windows answer: the front door's services count as one,
     and the 福祉総合相談窓口 itself (everyone's fallback) as none."""

@@ -78,7 +78,13 @@ def test_a_greeting_gets_a_short_welcome_with_four_starting_points() -> None:
     result = real("こんにちは")
     assert_well_formed(result)
     chips = labels(result.replies[-1])
-    assert chips == ["お金・仕事", "住まい", "家族のこと", "気持ちがしんどい", "相談員に連絡してほしい"]
+    assert chips == [
+        "お金・仕事",
+        "住まい",
+        "家族のこと",
+        "気持ちがしんどい",
+        "相談員に連絡してほしい",
+    ]
     assert "こんにちは" in all_text(result)
 
 
@@ -117,7 +123,9 @@ def test_no_fragments_of_the_message_are_quoted_back() -> None:
 
 def test_stale_and_unknown_taps_are_answered_with_where_and_what_next() -> None:
     for data in ("a=book&o=move&b=999", "a=nothing", "garbage", "a=book&o=cancel_ask&b=7"):
-        result = step_strict(State(), events.Postback(data), Context(now=OFFICE, booking=make_port()))
+        result = step_strict(
+            State(), events.Postback(data), Context(now=OFFICE, booking=make_port())
+        )
         assert result.replies, data
         assert_well_formed(result)
 
@@ -183,7 +191,9 @@ def test_a_closed_day_while_moving_keeps_the_move() -> None:
     port = make_port()
     slot = port.slots[0]
     port.bookings.append(
-        BookingView(1, "R-1", slot.service_id, slot.starts_at, slot.ends_at, "visit", None, "active")
+        BookingView(
+            1, "R-1", slot.service_id, slot.starts_at, slot.ends_at, "visit", None, "active"
+        )
     )
     moved = step_strict(
         State(),

@@ -253,7 +253,6 @@ def test_blind_routing_set_covers_every_window() -> None:
     assert all(primary[w] >= 5 for w in WINDOW_IDS), primary
 
 
-
 # --- dev sets --------------------------------------------------------------------------
 # Written blind like the blind sets, scored once before tuning (tests/data/README.md), and
 # then tuned on (issue 10). Not frozen, but kept well-formed and covering every window.

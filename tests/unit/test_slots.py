@@ -143,7 +143,9 @@ def test_session_on_a_closed_day_is_not_offered() -> None:
     s = dataclasses.replace(
         load_booking_settings(), extra_closure_dates=frozenset({date(2026, 12, 8)})
     )
-    days = {local(x)[0].date() for x in generate_slots("family_gathering", jst(2026, 11, 27, 10), s)}
+    days = {
+        local(x)[0].date() for x in generate_slots("family_gathering", jst(2026, 11, 27, 10), s)
+    }
     assert date(2026, 12, 8) not in days
     assert days == {date(2027, 1, 12), date(2027, 2, 9)}  # still the next two sessions
 

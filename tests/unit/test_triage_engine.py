@@ -145,7 +145,13 @@ def test_evidence_names_words_windows_weights_and_how() -> None:
 def test_result_contract_is_json_and_stable() -> None:
     payload = analyse("家賃が払えなくて、もう消えたい").to_json()
     assert list(payload) == [
-        "windows", "urgency", "risk", "reporter", "clarify", "evidence", "lang"
+        "windows",
+        "urgency",
+        "risk",
+        "reporter",
+        "clarify",
+        "evidence",
+        "lang",
     ]
     assert payload["urgency"] in URGENCIES
     assert payload["reporter"] in REPORTERS
