@@ -90,6 +90,8 @@ class Analysis:
     crisis_signals: tuple[str, ...] = field(default=())
     #: The risk when `urgency` is crisis (None otherwise).
     risk: Risk | None = None
+    #: The language the message is written in (triage.language): "ja" or "en".
+    lang: str = "ja"
 
     @property
     def primary(self) -> str:
@@ -108,4 +110,5 @@ class Analysis:
             "reporter": self.reporter,
             "clarify": self.clarify,
             "evidence": [e.to_json() for e in self.evidence],
+            "lang": self.lang,
         }

@@ -35,9 +35,27 @@ LEARNED_FILE = RISK_DIR / "learned.json"
 MIN_EVIDENCE = 1.0
 #: Lemmas too common to say anything alone (they still count inside a pair).
 _STOP = frozenset(
-    ["だ", "た", "て", "に", "の", "と", "が", "を", "は", "も", "か", "な", "よ", "ね", "ない"]
-    # Social formulas end every kind of message: alone they must never read as a goodbye.
-    + ["有り難う", "御座る", "宜しい", "御願い", "願う", "済みません", "失礼", "今日は", "御免"]
+    [
+        *(
+            "だ",
+            "た",
+            "て",
+            "に",
+            "の",
+            "と",
+            "が",
+            "を",
+            "は",
+            "も",
+            "か",
+            "な",
+            "よ",
+            "ね",
+            "ない",
+        ),
+        # Social formulas end every kind of message: alone they never read as a goodbye.
+        *("有り難う", "御座る", "宜しい", "御願い", "願う", "済みません", "失礼", "今日は", "御免"),
+    ]
 )
 
 

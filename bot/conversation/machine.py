@@ -24,7 +24,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import triage
-from bot.conversation import booking, calm, cards, crisis, direct, events, messages, postback, texts
+from bot.conversation import (
+    booking,
+    calm,
+    cards,
+    crisis,
+    direct,
+    english,
+    events,
+    followup,
+    messages,
+    postback,
+    requests,
+    texts,
+)
 from bot.conversation.effects import (
     CancelPending,
     ConsentRecord,
@@ -53,8 +66,6 @@ Json = dict[str, Any]
 #: clarifying questions) and a handoff stays marked crisis.
 CRISIS_MEMORY = timedelta(hours=24)
 MAX_WINDOWS_SHOWN = 3
-#: Only words that weighed this much in the triage are quoted back as "why".
-_WORD_WEIGHT = 0.5
 CONTACT_TIME_MAX = 60
 
 _ERASE = frozenset({"削除", "削除して", "削除する", "削除したい", "削除してください", "データ削除"})
@@ -165,12 +176,16 @@ def step_strict(state: State, event: events.Event, ctx: Context) -> Step:
     """`step` without the safety net (tests use it to see real errors)."""
     if not ctx.staff_active and state.staff_notice_shown:
         state = state.evolve(staff_notice_shown=False)
+    # The cards the last answer showed: only the answer right after it may read them (a
+    # follow-up, never the same cards twice in a row); every step starts without them.
+    previous = state.shown
+    state = state.evolve(shown=())
     if isinstance(event, events.Follow):
         return _follow()
     if isinstance(event, events.Unfollow):
         return Step(State(), [], (CancelPending(),))
     if isinstance(event, events.Text):
-        return _in_mode(state, _on_text(state, event.text, ctx), ctx)
+        return _in_mode(state, _on_text(state, event.text, ctx, previous), ctx)
     if isinstance(event, events.Postback):
         data = booking.with_picked_date(event.data, event.params)
         return _in_mode(state, _on_postback(state, data, ctx), ctx)
@@ -246,7 +261,7 @@ def _command(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().rstrip(_TRAILING).replace(" ", "")
 
 
-def _on_text(state: State, text: str, ctx: Context) -> Step:
+def _on_text(state: State, text: str, ctx: Context, previous: tuple[str, ...] = ()) -> Step:
     command = _command(text)
     phone = normalise_phone(text) if state.phase in ("contact_phone", "contact_method") else None
     if phone is not None:
@@ -268,16 +283,24 @@ def _on_text(state: State, text: str, ctx: Context) -> Step:
         answer = direct.read_answer(text)
         if answer is not None:
             return replace(_direct_answered(state, answer, ctx), analysis=analysis)
-    step = _text_by_phase(state, command, text, analysis, ctx)
+    step = _text_by_phase(state, command, text, analysis, ctx, previous)
     return Step(step.state, step.replies, step.effects, step.urgent, analysis)
 
 
-def _text_by_phase(state: State, command: str, text: str, analysis: Analysis, ctx: Context) -> Step:
-    if command in _ERASE:
+def _text_by_phase(
+    state: State,
+    command: str,
+    text: str,
+    analysis: Analysis,
+    ctx: Context,
+    previous: tuple[str, ...] = (),
+) -> Step:
+    request = requests.typed_request(text)
+    if command in _ERASE or request == "erase":
         return _erase_confirm(state)
     if command in _WITHDRAW:
         return _withdraw(state)
-    if command in _MENU:
+    if command in _MENU or request == "menu":
         return _menu(state)
     phase = state.phase
     if phase == "erase_confirm" and (command in _YES or command in _NO):
@@ -293,12 +316,84 @@ def _text_by_phase(state: State, command: str, text: str, analysis: Analysis, ct
             return Step(state.evolve(phase="idle"))
         notice = messages.text(texts.text("staff.reading"))
         return Step(state.evolve(phase="idle", staff_notice_shown=True), [notice])
+    # A typed request works like its button (README: 「相談員に連絡してほしい」).
+    if request == "staff":
+        return _pb_staff(state, {}, ctx)
     if _crisis_mode(state, ctx) and booking.handle_text_step(state, text, ctx) is not None:
         return _booking_in_crisis_mode(state, ctx)
     booked = booking.handle_text_step(state, text, ctx)
     if booked is not None:
         return booked
+    if request == "greeting":
+        return _greeting(state, analysis)
+    if analysis.lang == "en":
+        return english.answer(state, analysis, ctx)
+    if previous and _follows_up(analysis, previous):
+        return _follow_up(state, text, previous, ctx)
     return _route(state, analysis, ctx)
+
+
+#: The start points a greeting offers: the most common worries, not every category.
+_GREETING_POINTS = ("money", "housing", "family", "feelings")
+
+
+def _greeting(state: State, analysis: Analysis) -> Step:
+    points = [p for p in load_menu().start_points if p.id in _GREETING_POINTS]
+    actions = [_pb(f"start_{p.id}", "start", k=p.id) for p in points]
+    return Step(
+        state.evolve(phase="idle"),
+        [messages.text(texts.text("greeting.welcome"), [*actions, _staff_action()])],
+    )
+
+
+def _follows_up(analysis: Analysis, previous: tuple[str, ...]) -> bool:
+    """Right after a window answer: a message that names no other worry (vague, or the same
+    windows again) is about what was just shown."""
+    if analysis.urgency != "normal":
+        return False  # crisis and concern keep their own paths (a check-in, a 24-hour line)
+    ids = [w for w in analysis.window_ids if w != OUT_OF_SCOPE]
+    return analysis.clarify or not ids or analysis.primary in previous
+
+
+def _follow_up(state: State, text: str, previous: tuple[str, ...], ctx: Context) -> Step:
+    shown = cards.known_windows(previous)
+    places = [w for w in shown if w.kind == "place"]
+    actions = [_staff_action()]
+    for window in shown:
+        book = booking.book_action(window, ctx)
+        if book is not None:
+            actions.append(book)
+            break
+    actions += [_pb("other", "other"), _pb("menu", "menu")]
+    if places and followup.worried_about_going(text):
+        body = followup.first_visit_text(places[0])
+        line = _next_session_line(places[0], ctx)
+        if line:
+            body += "\n" + line
+    else:
+        body = followup.same_topic_text(shown)
+    return Step(state.evolve(phase="idle"), [messages.text(body, actions)])
+
+
+def _next_session_line(window: Window, ctx: Context) -> str | None:
+    """「居場所プロジェクトの 次の回は 1月5日（火）15:00からです。予約は…」 for a monthly
+    session, whatever the date (knowledge/), with how to reserve it."""
+    service = booking.service_for_window(window.id)
+    if service is None:
+        return None
+    line = booking.next_session_text(service, ctx.now)
+    if line is None:
+        return None
+    if booking.book_action(window, ctx) is not None:
+        how = texts.text("answer.next_session_book")
+    else:
+        desk = cards.desk()
+        how = texts.text(
+            "answer.next_session_ask",
+            desk=desk.short_name,
+            phone=desk.phone.value if desk.phone else "",
+        )
+    return texts.text("answer.next_session", line=line, book=how)
 
 
 def _recent_crisis(state: State, now: datetime) -> bool:
@@ -495,22 +590,6 @@ def _ack(reporter: str, concern: bool) -> str:
     return texts.text("answer.ack_self")
 
 
-def _words(analysis: Analysis | None, shown: Sequence[Window]) -> list[str]:
-    """The resident's own words that pointed to these windows (short ones, at most 3)."""
-    if analysis is None:
-        return []
-    ids = {w.id for w in shown}
-    words: list[str] = []
-    strong = [e for e in analysis.evidence if e.weight >= _WORD_WEIGHT]
-    for evidence in sorted(strong, key=lambda e: -e.weight):
-        # The lexicon term reads naturally (部屋から出てこない); `matched` is the normalised
-        # lemma run (部屋出こない), which would look garbled to the resident.
-        word = (evidence.matched if evidence.via == "surface" else evidence.term).strip()
-        if evidence.window in ids and 0 < len(word) <= 12 and word not in words:
-            words.append(word)
-    return words[:3]
-
-
 def _needs(shown: Sequence[Window]) -> int:
     """How many different needs these windows answer: the front door's services count as one,
     and the 福祉総合相談窓口 itself (everyone's fallback) as none."""
@@ -537,11 +616,8 @@ def _answer(
     if lead:
         lines.append(lead)
     else:
-        words = _words(analysis, shown)
-        if words:
-            lines.append(texts.text("answer.why_words", words="」「".join(words)))
-        else:
-            lines.append(texts.text("answer.why_plain"))
+        # Never quote the resident's words back as fragments (「『いばしょ』という お話から」).
+        lines.append(texts.text("answer.why_plain"))
         if _needs(shown) > 1:
             lines.append(texts.text("answer.why_many"))
     if extra:
@@ -559,6 +635,10 @@ def _answer(
             phase="idle", windows=tuple(w.id for w in shown), reporter=reporter or state.reporter
         )
         return Step(new_state, calm.without_booking(replies))
+    for window in shown:
+        line = _next_session_line(window, ctx)
+        if line:
+            lines.append(line)
     actions = _next_actions(shown, ctx)
     replies = [
         messages.text("\n".join(lines)),
@@ -570,7 +650,10 @@ def _answer(
     else:
         replies.append(messages.text(_next_text(shown), actions))
     new_state = state.evolve(
-        phase="idle", windows=tuple(w.id for w in shown), reporter=reporter or state.reporter
+        phase="idle",
+        windows=tuple(w.id for w in shown),
+        reporter=reporter or state.reporter,
+        shown=tuple(w.id for w in shown),
     )
     return Step(new_state, replies)
 
@@ -624,14 +707,16 @@ def _crisis(state: State, analysis: Analysis, ctx: Context) -> Step:
 
 def _on_postback(state: State, data: str, ctx: Context) -> Step:
     fields = postback.decode(data)
-    if fields is None:
-        return _menu(state)
-    action = fields["a"]
-    handler = _POSTBACKS.get(action)
-    if handler is None:
-        return _menu(state)
-    result = handler(state, fields, ctx)
-    return result if result is not None else _menu(state)
+    handler = _POSTBACKS.get(fields["a"]) if fields is not None else None
+    result = handler(state, fields, ctx) if handler is not None and fields is not None else None
+    # A stale, expired or unknown tap is still answered: where the resident is, what next.
+    return result if result is not None else _stale(state)
+
+
+def _stale(state: State) -> Step:
+    actions = [_pb("booking_list", "book", o="list"), _staff_action(), *_start_actions()]
+    body = texts.text("stale.tap") + "\n\n" + texts.text("menu.ask")
+    return Step(state.evolve(phase="idle"), [messages.text(body, actions)])
 
 
 def _pb_start(state: State, fields: dict[str, str], ctx: Context) -> Step | None:

@@ -57,6 +57,11 @@ class State:
     #: The booking dialogue's own small state (bot.conversation.booking), e.g. waiting for
     #: a typed phone number.
     booking: dict[str, Any] = field(default_factory=dict)
+    #: The window cards the last answer showed (cleared by every next step): a follow-up
+    #: is answered in context and the same cards are never sent twice in a row.
+    shown: tuple[str, ...] = ()
+    #: The language the resident writes in ("ja", or "en" after a message in English).
+    lang: str = "ja"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +81,8 @@ class State:
             "phone_attempts": self.phone_attempts,
             "staff_notice_shown": self.staff_notice_shown,
             "booking": dict(self.booking),
+            "shown": list(self.shown),
+            "lang": self.lang,
         }
 
     @classmethod
@@ -90,7 +97,7 @@ class State:
                 continue
             value = d[f.name]
             default = getattr(defaults, f.name)
-            if f.name == "windows":
+            if f.name in ("windows", "shown"):
                 if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
                     values[f.name] = tuple(value)
             elif f.name in ("summary", "booking"):
@@ -98,6 +105,9 @@ class State:
                     values[f.name] = value
             elif f.name == "phase":
                 if value in PHASES:
+                    values[f.name] = value
+            elif f.name == "lang":
+                if value in ("ja", "en"):
                     values[f.name] = value
             elif isinstance(default, bool):
                 if isinstance(value, bool):
