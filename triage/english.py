@@ -23,7 +23,7 @@ _NEGATIONS = frozenset(
     {"not", "dont", "never", "no", "wont", "cant", "isnt", "arent", "didnt", "doesnt", "wasnt"}
 )
 #: How many words before a term a negation still applies to it (not really suicidal).
-_NEGATION_SPAN = 3
+_NEGATION_SPAN = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,7 @@ def _second_opinion(
     """The model's reading when it is more worried than the frames and patterns were."""
     if any(f.level == "crisis" for f in found):
         return None
+
     if not any(_is_japanese(t.surface) for t in tokens):
         return None  # learned on Japanese: an English message is read by the patterns alone
     feats = features(tokens, reading)

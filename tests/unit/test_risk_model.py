@@ -1,0 +1,205 @@
+"""The risk model (issue 9): concepts and frames as data, read within scope, in Japanese and
+English; the learned second opinion, reproducible from the tuning sets and only ever raising.
+
+The figures on the labelled sets are in test_eval_sets.py; these pin the mechanisms a
+reviewer of knowledge/data/risk/ relies on."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from knowledge._loading import KnowledgeDataError
+from knowledge.risk import AXES, KINDS, load_english, load_risk, parse_risk
+from triage import analyse
+from triage.engine import default_engine
+
+pytest.importorskip("triage.engine")
+
+
+def risk_of(text: str):  # type: ignore[no-untyped-def]
+    return analyse(text).risk
+
+
+# --- data: every frame reviewable and checked at load ------------------------------------------
+
+
+def test_every_concept_and_frame_has_a_note_and_a_known_axis() -> None:
+    data = load_risk()
+    assert all(c.note for c in data.concepts)
+    assert all(f.note and f.axis in AXES and f.kind in KINDS for f in data.frames)
+    # Every axis of risk-frames.md has at least one frame that reads it.
+    assert {f.axis for f in data.frames} == set(AXES)
+    assert set(data.calls) == set(KINDS)
+
+
+def _docs(frame: dict[str, object]) -> tuple[dict[str, object], dict[str, object]]:
+    concepts = {
+        "concepts": [
+            {"id": "rope", "role": "means", "note": "n", "terms": ["ロープ"]},
+            {
+                "id": "camping",
+                "role": "scope",
+                "effect": "cancel",
+                "note": "n",
+                "terms": ["キャンプ"],
+            },
+        ]
+    }
+    calls = {kind: "119" for kind in KINDS}
+    return concepts, {"calls": calls, "frames": [frame]}
+
+
+@pytest.mark.parametrize(
+    ("frame", "problem"),
+    [
+        ({"all": ["nope"]}, "unknown concept"),
+        ({"all": ["rope@sometimes"]}, "unknown aspect"),
+        ({"all": ["rope"], "unless": ["rope"]}, "not a scope concept"),
+        ({"all": ["camping"]}, "put it under unless"),
+        ({"all": ["rope"], "axis": "vibes"}, "axis"),
+        ({"all": ["rope"], "call": "112"}, "call"),
+    ],
+)
+def test_a_wrong_frame_stops_the_program_at_load(frame: dict[str, object], problem: str) -> None:
+    base: dict[str, object] = {
+        "id": "f",
+        "axis": "method",
+        "kind": "self",
+        "level": "crisis",
+        "scope": "clause",
+        "note": "n",
+        "unless": ["camping"],
+    }
+    concepts, frames = _docs({**base, **frame})
+    with pytest.raises(KnowledgeDataError, match=problem):
+        parse_risk(concepts, frames)
+
+
+def test_a_term_of_function_words_only_is_refused() -> None:
+    from triage.risk import RiskTermError, _compile
+
+    with pytest.raises(RiskTermError):
+        _compile("farewell", "でした", default_engine().tokenizer)
+
+
+def test_english_words_belong_to_known_concepts() -> None:
+    known = {c.id for c in load_risk().concepts}
+    assert set(load_english()) <= known
+
+
+# --- reading: words without 死, scope, who it is about ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "axis"),
+    [
+        ("ロープ買ってきた。もう疲れた", "method"),
+        ("睡眠薬を少しずつためてる", "method"),
+        ("家族に手紙を書いた。身辺整理も終わった", "preparation"),
+        ("もう十分生きました。お迎えが来てほしい", "passive_wish"),
+        ("私がいなくなれば家族は楽になる", "burden"),
+        ("介護に疲れた。母と一緒に楽になりたい", "murder_suicide"),
+        ("保険金で借金を返せる", "debt_insurance"),
+        ("いまベランダの柵の外にいる", "act"),
+    ],
+)
+def test_risk_said_without_the_word_death_is_read(text: str, axis: str) -> None:
+    risk = risk_of(text)
+    assert risk is not None and axis in risk.frames, (text, risk)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "キャンプ用のロープとナイフはどこで借りられますか",
+        "「死にたい夜にかぎって」って本、図書館にありますか",
+        "自殺予防のボランティアに参加したい",
+        "祖父の葬式が終わりました。死亡届の出し方は",
+        "上司に殺される笑 締め切りわすれてた",
+        "風邪薬は何錠まで飲んでいいですか",
+        "ありがとうございました",
+    ],
+)
+def test_other_contexts_are_not_a_crisis(text: str) -> None:
+    assert analyse(text).urgency != "crisis", text
+
+
+def test_a_denial_lowers_and_is_kept_as_evidence() -> None:
+    result = analyse("死にたいとかは全然ないです。家計の相談です")
+    assert result.urgency != "crisis"
+    assert any("negated" in e.term for e in result.evidence if e.window == "crisis")
+
+
+def test_a_past_attempt_long_ago_is_concern() -> None:
+    assert (
+        analyse("20年前に自殺未遂をしたことがあります。今は落ち着いています").urgency == "concern"
+    )
+
+
+def test_someone_elses_act_is_their_risk_and_danger_now() -> None:
+    risk = risk_of("友達が薬を全部飲んだって電話がきた")
+    assert risk is not None and risk.kind == "other_person" and risk.danger_now
+
+
+def test_the_one_who_harms_is_not_the_one_in_danger() -> None:
+    risk = risk_of("同居の息子が母を殴っていて、母の顔が腫れてる")
+    assert risk is not None and risk.kind == "elder"
+
+
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        ("薬を30錠飲みました。ふらふらする", "119"),
+        ("夫が包丁を持って暴れてる、助けて", "110"),
+        ("隣のおばあさんを一週間見かけない。新聞がたまってる", "110"),
+    ],
+)
+def test_danger_now_names_whom_to_call(text: str, call: str) -> None:
+    risk = risk_of(text)
+    assert risk is not None and risk.danger_now and risk.call == call
+
+
+@pytest.mark.parametrize(
+    ("text", "urgent"),
+    [
+        ("I took like 40 of my sleeping pills and now im scared", True),
+        ("tonight is the last night. sorry to everyone", True),
+        ("Not suicidal or anything, just lonely since we moved", False),
+        ("This job is killing me lol, where can I ask about overtime?", False),
+    ],
+)
+def test_english_is_read_by_the_same_frames(text: str, urgent: bool) -> None:
+    assert (analyse(text).urgency == "crisis") is urgent, text
+
+
+# --- the learned opinion -----------------------------------------------------------------------
+
+
+def test_the_learned_model_only_raises_and_never_on_a_greeting() -> None:
+    engine = default_engine()
+    assert engine.learned is not None
+    for text in ("こんにちは", "ありがとう", "はい", "よろしくお願いします"):
+        assert analyse(text).urgency == "normal", text
+
+
+def test_the_committed_model_is_what_training_gives() -> None:
+    """`python -m triage.training` is deterministic: the file is its output, not an edit."""
+    from triage import training
+
+    started = time.process_time()
+    assert training.render(training.build()) == training.LEARNED_FILE.read_text("utf-8"), (
+        "re-run: .venv/bin/python -m triage.training"
+    )
+    assert time.process_time() - started < 300
+
+
+def test_the_model_never_learns_from_a_blind_set() -> None:
+    from triage import training
+
+    assert not any(name.startswith("blind_") for name in training.TRAINING_SETS)
+    trained_on = json.loads(Path(training.LEARNED_FILE).read_text("utf-8"))["trained_on"]
+    assert set(trained_on) == set(training.TRAINING_SETS)
