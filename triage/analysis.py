@@ -1,7 +1,9 @@
 """The result of reading one message: the public shape every other layer relies on.
 
 `Analysis.to_json()` is the contract printed by `marugoto triage` (one JSON line per input):
-`{"windows": [{"id", "score"}, ...] (best first), "urgency", "reporter", "clarify", "evidence"}`.
+`{"windows": [{"id", "score"}, ...] (best first), "urgency", "risk", "reporter", "clarify",
+"evidence"}`; `risk` is `{"kind", "danger_now", "frames"}` for a crisis and null otherwise, and
+each evidence row names its `frame` (null for routing words).
 Keep it stable: staff reports, the evaluation sets and the bot read it.
 """
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Urgency = Literal["crisis", "concern", "normal"]
+RiskKind = Literal["self", "violence", "child", "elder", "welfare_check", "other_person"]
 Reporter = Literal["self", "family", "third_party", "unknown"]
 
 URGENCIES: tuple[Urgency, ...] = ("crisis", "concern", "normal")
@@ -43,6 +46,8 @@ class Evidence:
     matched: str
     weight: float
     via: str
+    #: For the risk layer: the frame (or the counsellor's axis) this evidence belongs to.
+    frame: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,7 +56,21 @@ class Evidence:
             "matched": self.matched,
             "weight": round(self.weight, 3),
             "via": self.via,
+            "frame": self.frame,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """What kind of risk a crisis is, whether someone is in danger right now, and the
+    counsellor's axes that were found (passive_wish, method, act, violence_now …)."""
+
+    kind: RiskKind
+    danger_now: bool
+    frames: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "danger_now": self.danger_now, "frames": list(self.frames)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +85,8 @@ class Analysis:
     #: Crisis signals found (e.g. "suicidal", "self_harm", "violence_now"), even when a
     #: negation or idiom lowered the urgency: staff see that something was noticed.
     crisis_signals: tuple[str, ...] = field(default=())
+    #: The risk when `urgency` is crisis (None otherwise).
+    risk: Risk | None = None
 
     @property
     def primary(self) -> str:
@@ -80,6 +101,7 @@ class Analysis:
         return {
             "windows": [{"id": w.id, "score": round(w.score, 3)} for w in self.windows],
             "urgency": self.urgency,
+            "risk": self.risk.to_json() if self.risk is not None else None,
             "reporter": self.reporter,
             "clarify": self.clarify,
             "evidence": [e.to_json() for e in self.evidence],

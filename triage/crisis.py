@@ -73,6 +73,24 @@ _PATTERNS: tuple[_Pattern, ...] = (
         "romaji",
         r"(?<![a-z])(?:sh?initai|kietai|jisat?su(?:shitai)?|ikitakunai)(?![a-z])",
     ),
+    # English, read on the compact text (spaces and apostrophes gone, lower case):
+    # "I want to die" is wanttodie; "I don't want to die" is dontwanttodie, never a match.
+    _p(
+        SUICIDAL,
+        "english",
+        r"(?<!dont)(?<!not)(?<!never)"
+        r"(?:wantto|wanna|goingto|gonna|iwill|illjust|readyto|planto|decidedto)"
+        r"(?:die|endit|endmylife|killmyself|disappear|vanish|dieto(?:night|day))"
+        r"|killmyself|endmylife|endingmylife|takemy(?:own)?life|suicid"
+        r"|betteroff(?:dead|withoutme)"
+        r"|(?:sleep|go\w{0,6})andnot(?:wake|waking)up|nottowakeup|neverwakeup|dontwanttowakeup"
+        r"|(?:dont|donot)wantto(?:live|beali?ve|existanymore|beherean)"
+        r"|nopointin(?:living|life|goingon)|noreasontolive"
+        r"|wish(?:i|id)(?:was|were|had)(?:dead|neverbeenborn|died)"
+        r"|wanttobedead|cantgoonanymore|cantgoonliving|cantdothisanymore|everyonewouldbebetter"
+        r"|(?:tookallmy|tookallthe|swallowedall|tookawholebox|tookawholebottle)"
+        r"|overdos|cutmy(?:self|wrist|arm)|cuttingmyself|hurtmyself|selfharm",
+    ),
     _p(
         SUICIDAL,
         "死んだ方がまし",
@@ -306,6 +324,14 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _p(VIOLENCE_NOW, "虐待されている", r"虐待(?:されて|され|を受け)|ぎゃくたい(?:され|を受け)"),
     _p(
         VIOLENCE_NOW,
+        "english violence",
+        r"(?:is|s|keeps|started|hes|shes|theyre|are)(?:hitting|beating|choking|strangling|kicking|hurting)"
+        r"(?:me|us|my|her|him|the)|(?:hit|beat|choked|kicked|strangled)menow|hasaknife|withaknife"
+        r"|(?:going|gonna|threatened|threatening)tokill(?:me|us)|trappedme|lockedmein|heshittingme"
+        r"|imhiding|hidinginthe|helpmeplease",
+    ),
+    _p(
+        VIOLENCE_NOW,
         "家に帰れない",
         r"(?:家|いえ|うち)に(?:帰れ|かえれ)(?:ない|なく)|(?:家|いえ|うち)に(?:帰り|かえり)たくな"
         r"|(?:家|いえ|うち)(?:に|へ)?(?:帰る|かえる)のが(?:怖|こわ)",
@@ -322,6 +348,16 @@ _PATTERNS: tuple[_Pattern, ...] = (
         r"|(?:認知症|徘徊|はいかい|夜中|夜になっても|よるになっても|朝から|昨日から|きのうから)[^。]{0,20}?"
         r"(?:帰ってこな|帰って来な|戻ってこな|戻って来な|見つからな|見つかりません|見つかってない|いなくな)"
         r"|最後の(?:メッセージ|ライン|line|連絡)|さようなら(?:みんな|皆)|身辺整理",
+    ),
+    _p(
+        OTHER_IN_DANGER,
+        "english other",
+        r"(?:friend|sister|brother|mom|mum|dad|mother|father|son|daughter|wife|husband|partner"
+        r"|girlfriend|boyfriend|roommate|classmate|neighbou?r|colleague|coworker)"
+        r"(?:\w{0,24}?)(?:says|said|saying|wrote|texted|told|keepssaying)(?:\w{0,12}?)"
+        r"(?:wantstodie|wantedtodie|willkill|goingtokill|gonnakill|goodbye|endit|endherlife|endhislife"
+        r"|suicid|takeallthe|tookall)"
+        r"|(?:isnt|not|wont|doesnt)(?:breathing|responding|wakingup)|unconscious|collapsed",
     ),
 )
 
@@ -343,6 +379,12 @@ _DISTRESS = _fold_re(
     r"|つきまと|付きまと|ストーカー|新聞が?(?:たま|溜ま)|郵便物?が?(?:たま|溜ま)"
     r"|(?:毎日|毎晩|いつも).{0,6}?(?:怒鳴られ|どなられ|責められ|罵られ|暴言)"
     r"|(?:何日も|ずっと|数日).{0,10}?連絡が?(?:つかな|取れな|とれな)|遺族(?!年金)"
+    r"|さみしくて|寂しくて|頭がおかしくなりそう|気が狂いそう|誰とも話さな|気分が重|全部(?:いや|嫌)"
+    r"|(?:話を|はなしを|誰かに|だれかに)?(?:聞|き)いてほしい|きいてほしい"
+    # English: heavy distress in the words foreign residents write.
+    r"|cantstopcrying|cryingeveryday|cryallthetime|hopeless|solonely|verylonely|imsolonely|cantsleep"
+    r"|exhausted|overwhelmed|nobodytotalkto|ihavenobody|havenoone|feelsoheavy|soheavy|depressed"
+    r"|panicattack|cantcope|breakingdown|falling ?apart|atmylimit|cantdothis"
 )
 # After a direct-ideation match: 死にたくはない, 死にたいとかじゃない, 消えたいとまでは思わない.
 _NEGATION_AFTER_TAKU = _fold_re(
@@ -449,12 +491,71 @@ _BEREAVED_AFTER = _fold_re(
 _BEREAVED = _fold_re(r"(?:自殺|自死|じさつ)(?:者の)?遺族|遺族")
 
 
+# The counsellor's axis of each pattern (knowledge/risk.py AXES); by signal unless named here.
+_AXIS_OF_SIGNAL = {
+    SUICIDAL: "active_ideation",
+    SELF_HARM: "act",
+    OVERDOSE: "act",
+    VIOLENCE_NOW: "violence_now",
+    OTHER_IN_DANGER: "other_person",
+}
+_AXIS_OF_LABEL = {
+    "死のう": "plan",
+    "死んだ方がまし": "burden",
+    "いないほうがいい": "burden",
+    "死ぬ方法": "method",
+    "命を絶つ": "method",
+    "首を吊る": "method",
+    "飛び降り": "plan",
+    "飛び込み": "method",
+    "高い所にいる": "act",
+    "消滅したい": "passive_wish",
+    "生きてる意味ない": "passive_wish",
+    "生きていたくない": "passive_wish",
+    "生きるのがつらい": "passive_wish",
+    "生まれてこなければ": "passive_wish",
+    "目が覚めなければ": "passive_wish",
+    "この世にいたくない": "passive_wish",
+    "死ねたら": "passive_wish",
+    "お別れ": "preparation",
+    "もう生きていけない": "passive_wish",
+}
+#: Patterns that mean danger now when active: someone at the edge, bleeding, violence now.
+_DANGER_LABELS = frozenset({"高い所にいる", "血が止まらない"})
+# An overdose told in the past or in progress (飲んだ, 飲んじゃった, してる) is an act done.
+_DONE_AFTER = _fold_re(r"[^。!?]{0,6}?(?:だ|た|ちゃ|じゃ|てる|でる|ている|でいる|ました|しまっ)")
+_DONE_IN = _fold_re(
+    r"(?:飲んだ|のんだ|飲んじゃ|のんじゃ|飲みました|のみました|した|しちゃ|しました)"
+)
+_COLLAPSED = _fold_re(
+    r"倒れ|意識|反応|息を?して|呼んでも|揺すっても|ゆすっても|叩いても|たたいても|血だらけ|血まみれ"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PatternHit:
+    """One pattern found, where (offsets into `compact`, or `compact_script` when `script`)
+    and how it was read (`active`, `negated`, `ambiguous`, `past`, `bereaved`, `unrelated`)."""
+
+    signal: str
+    label: str
+    axis: str
+    status: str
+    start: int
+    end: int
+    matched: str
+    danger_now: bool
+
+
 @dataclass(frozen=True, slots=True)
 class CrisisResult:
     urgency: Urgency
     #: e.g. ("suicidal",) or ("suicidal:negated", "idiom") — what was noticed and how read.
     signals: tuple[str, ...]
     evidence: tuple[Evidence, ...]
+    hits: tuple[PatternHit, ...] = ()
+    #: The distress words found (they make a message `concern` without any other sign).
+    distress: bool = False
 
 
 def _negated(text: str, end: int) -> bool:
@@ -506,6 +607,21 @@ def _status(pattern: _Pattern, text: str, start: int, end: int) -> str:
     return "active"
 
 
+def _danger_now(pattern: _Pattern, text: str, m: re.Match[str]) -> bool:
+    if pattern.label in _DANGER_LABELS or pattern.signal == VIOLENCE_NOW:
+        return True
+    if pattern.signal == OVERDOSE:
+        matched = m.group(0)
+        if any(w in matched for w in ("ため", "溜め", "貯め", "集め")):
+            return False
+        return bool(_DONE_IN.search(matched) or _DONE_AFTER.match(text, m.end()))
+    if pattern.signal == SELF_HARM:
+        return bool(_COLLAPSED.search(text))
+    if pattern.signal == OTHER_IN_DANGER:
+        return bool(_COLLAPSED.search(m.group(0)))
+    return False
+
+
 def check(norm: Normalised) -> CrisisResult:
     """Read the message for risk to life or safety. Pure, fast, no optional dependencies."""
     active: list[str] = []
@@ -513,6 +629,7 @@ def check(norm: Normalised) -> CrisisResult:
     cleared: list[str] = []
     evidence: list[Evidence] = []
     found: list[tuple[_Pattern, re.Match[str], str]] = []
+    hits: list[PatternHit] = []
     for pattern in _PATTERNS:
         text = norm.compact_script if pattern.script else norm.compact
         for m in pattern.regex.finditer(text):
@@ -522,6 +639,19 @@ def check(norm: Normalised) -> CrisisResult:
     for pattern, m, status in found:
         if denied and status == "active" and pattern.label in _SOFT_INDIRECT:
             status = "negated"
+        text = norm.compact_script if pattern.script else norm.compact
+        hits.append(
+            PatternHit(
+                signal=pattern.signal,
+                label=pattern.label,
+                axis=_AXIS_OF_LABEL.get(pattern.label, _AXIS_OF_SIGNAL[pattern.signal]),
+                status=status,
+                start=m.start(),
+                end=m.end(),
+                matched=m.group(0),
+                danger_now=status == "active" and _danger_now(pattern, text, m),
+            )
+        )
         if status == "active":
             active.append(pattern.signal)
         elif status in ("negated", "ambiguous", "past", "bereaved"):
@@ -542,10 +672,12 @@ def check(norm: Normalised) -> CrisisResult:
     signals = list(dict.fromkeys(active + lowered + cleared))
     if idiom:
         signals.append("idiom")
-        evidence.append(Evidence("crisis", "idiom", idiom.group(0), 0.0, "pattern"))
+        evidence.append(Evidence("crisis", "idiom", idiom.group(0), 0.0, "pattern", "idiom"))
     if distress:
         signals.append("distress")
-        evidence.append(Evidence("crisis", "distress", distress.group(0), 0.3, "pattern"))
+        evidence.append(
+            Evidence("crisis", "distress", distress.group(0), 0.3, "pattern", "distress")
+        )
     urgency: Urgency
     if active:
         urgency = "crisis"
@@ -553,4 +685,10 @@ def check(norm: Normalised) -> CrisisResult:
         urgency = "concern"
     else:
         urgency = "normal"
-    return CrisisResult(urgency=urgency, signals=tuple(signals), evidence=tuple(evidence))
+    return CrisisResult(
+        urgency=urgency,
+        signals=tuple(signals),
+        evidence=tuple(evidence),
+        hits=tuple(hits),
+        distress=distress is not None,
+    )

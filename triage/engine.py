@@ -28,17 +28,19 @@ context group (うちの子, 夫) counts only with the group that asked for it; 
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
-from triage import crisis, reporter
+from knowledge.risk import load_risk
+from triage import reporter, safety
+from triage.learned import Learned, load_learned
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
 from triage.normalise import bare, clean, fold, normalise
+from triage.risk import RiskModel
+from triage.tokens import NEGATIONS, Token, Tokenizer, has_kanji, is_kana_only
 
 #: A window is returned when its score reaches this…
 MIN_SCORE = 0.3
@@ -67,29 +69,6 @@ FUZZY_CUTOFF = 80.0
 FUZZY_FACTOR = 0.8
 _GENERAL = frozenset({GENERAL_DESK, "self_reliance"})
 _GENERAL_PENALTY = 0.01
-#: Sudachi reads at most this many characters of one message (LINE caps a text at 5,000).
-MAX_TOKENISED = 5000
-
-# Symbols carry no topic; of the particles only those that mark case or topic are dropped
-# (家賃が払えない = 家賃払えない), while から/まで/で/と/の keep their meaning
-# (どこから相談 is not どこに相談).
-_FUNCTION_POS = frozenset({"補助記号", "空白"})
-_DROPPABLE_PARTICLES = frozenset(
-    {"が", "を", "は", "も", "って", "とか", "なんか", "ね", "よ", "さ", "わ"}
-)
-_NEGATIONS = frozenset({"ない", "無い", "ぬ", "ず"})
-_CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "連体詞", "接頭辞"})
-
-
-_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-
-
-def _has_kanji(text: str) -> bool:
-    return _KANJI.search(text) is not None
-
-
-def _is_kana_only(text: str) -> bool:
-    return all("\u3041" <= ch <= "\u30ff" for ch in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,60 +76,6 @@ class _Term:
     group: int  # index into Engine.groups
     term: str
     weight: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    surface: str
-    lemma: str
-    reading: str
-    content: bool
-    function: bool
-    start: int
-    end: int
-    #: Punctuation or a symbol: a kana reading never runs across it (た。どう is not 多動).
-    punct: bool = False
-
-
-class _Tokenizer:
-    """One shared Sudachi dictionary and tokenizer (mode A: finest units, so a compound
-    term is a run of tokens on both sides)."""
-
-    def __init__(self) -> None:
-        from sudachipy import Dictionary, SplitMode
-
-        self._dictionary = Dictionary(dict="core")
-        self._tokenizer = self._dictionary.tokenizer(
-            mode=SplitMode.A, fields={"pos", "normalized_form", "reading_form"}
-        )
-        self._lock = threading.Lock()
-
-    def tokens(self, text: str) -> list[_Token]:
-        if not text.strip():
-            return []
-        # The Sudachi tokenizer object is not safe to share between threads.
-        with self._lock:
-            morphemes: Any = self._tokenizer.tokenize(text[:MAX_TOKENISED])
-            tokens: list[_Token] = []
-            for m in morphemes:
-                pos = m.part_of_speech()[0]
-                if pos == "空白":
-                    continue
-                lemma = m.normalized_form()
-                tokens.append(
-                    _Token(
-                        surface=m.surface(),
-                        lemma=lemma,
-                        reading=m.reading_form(),
-                        content=pos in _CONTENT_POS,
-                        function=pos in _FUNCTION_POS
-                        or (pos == "助詞" and lemma in _DROPPABLE_PARTICLES),
-                        start=m.begin(),
-                        end=m.end(),
-                        punct=pos == "補助記号",
-                    )
-                )
-            return tokens
 
 
 @dataclass(slots=True)
@@ -166,8 +91,17 @@ class _Hit:
 
 
 class Engine:
-    def __init__(self, lexicon: Lexicon, tokenizer: _Tokenizer | None = None) -> None:
-        self.tokenizer = tokenizer or _Tokenizer()
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        tokenizer: Tokenizer | None = None,
+        risk: RiskModel | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer or Tokenizer()
+        #: The risk frames, compiled through the same tokenizer (knowledge/data/risk/).
+        self.risk = risk or RiskModel(load_risk(), self.tokenizer)
+        #: The learned second opinion (knowledge/data/risk/learned.json), if trained.
+        self.learned: Learned | None = load_learned()
         self.groups: tuple[MeaningGroup, ...] = lexicon.groups
         self._lemma: dict[tuple[str, ...], list[_Term]] = {}
         self._lemma_first: set[str] = set()
@@ -188,7 +122,7 @@ class Engine:
     def _compile(self, term: _Term) -> None:
         key = fold(clean(term.term))
         surface = bare(key)
-        if len(surface) >= 2 and (not _is_kana_only(surface) or len(surface) >= SURFACE_MIN_KANA):
+        if len(surface) >= 2 and (not is_kana_only(surface) or len(surface) >= SURFACE_MIN_KANA):
             self._surface.setdefault(surface[:2], []).append((surface, term))
         if len(key) >= FUZZY_MIN_LEN:
             self._fuzzy.append((key, term))
@@ -212,7 +146,7 @@ class Engine:
             self._reading_max = max(self._reading_max, len(reading))
 
     # --- matching ------------------------------------------------------------------------
-    def _match_lemmas(self, tokens: Sequence[_Token], hits: dict[int, _Hit]) -> None:
+    def _match_lemmas(self, tokens: Sequence[Token], hits: dict[int, _Hit]) -> None:
         seq, lemmas = _plain_negation([t for t in tokens if not t.function])
         for i, first in enumerate(lemmas):
             if first not in self._lemma_first:
@@ -222,18 +156,14 @@ class Engine:
                 if key not in self._lemma:
                     continue
                 # 貸してもらえる is not 貸してもらえない: a negation right after flips it.
-                if (
-                    i + k < len(lemmas)
-                    and lemmas[i + k] in _NEGATIONS
-                    and key[-1] not in _NEGATIONS
-                ):
+                if i + k < len(lemmas) and lemmas[i + k] in NEGATIONS and key[-1] not in NEGATIONS:
                     continue
                 for term in self._lemma[key]:
                     matched = "".join(t.surface for t in seq[i : i + k])
                     _record(hits, term, matched, "lemma", seq[i].start, seq[i + k - 1].end)
 
-    def _match_readings(self, tokens: Sequence[_Token], hits: dict[int, _Hit]) -> None:
-        kanji = [_has_kanji(t.surface) for t in tokens]
+    def _match_readings(self, tokens: Sequence[Token], hits: dict[int, _Hit]) -> None:
+        kanji = [has_kanji(t.surface) for t in tokens]
         for i in range(len(tokens)):
             if tokens[i].function:
                 continue  # a word starts on a word, not on が or 。
@@ -285,7 +215,7 @@ class Engine:
                 continue
             aligned = folded[found.dest_start : found.dest_end]
             # A typo keeps most of a word's kanji: 返金してくれない is not 何もしてくれない.
-            kanji = [ch for ch in key if _has_kanji(ch)]
+            kanji = [ch for ch in key if has_kanji(ch)]
             if kanji and sum(ch in aligned for ch in kanji) * 2 < len(kanji) + 1:
                 continue
             if aligned[:1] != key[:1] or abs(len(aligned) - len(key)) > 1:
@@ -296,9 +226,9 @@ class Engine:
     # --- the public entry ----------------------------------------------------------------
     def analyse(self, text: str) -> Analysis:
         norm = normalise(text)
-        danger = crisis.check(norm)
-        writer, writer_evidence = reporter.detect(norm.fold)
         tokens = self.tokenizer.tokens(norm.clean)
+        danger = safety.assess(norm, tokens, self.risk, self.learned)
+        writer, writer_evidence = reporter.detect(norm.fold)
         hits: dict[int, _Hit] = {}
         self._match_lemmas(tokens, hits)
         self._match_readings(tokens, hits)
@@ -330,6 +260,7 @@ class Engine:
             clarify=clarify,
             evidence=danger.evidence + tuple(evidence) + writer_evidence,
             crisis_signals=danger.signals,
+            risk=danger.risk,
         )
 
     def _score(
@@ -387,23 +318,23 @@ _POLITE = "ます"
 _POLITE_NEGATION = frozenset({"ず", "ぬ"})
 
 
-def _plain_negation(seq: Sequence[_Token]) -> tuple[list[_Token], list[str]]:
+def _plain_negation(seq: Sequence[Token]) -> tuple[list[Token], list[str]]:
     """The lemma view with 〜ません folded into 〜ない, so 払えません matches 払えない and
     お金ありません matches お金がない."""
-    tokens: list[_Token] = []
+    tokens: list[Token] = []
     lemmas: list[str] = []
     i = 0
     while i < len(seq):
         tok = seq[i]
         if tok.lemma == _POLITE and i + 1 < len(seq) and seq[i + 1].lemma in _POLITE_NEGATION:
             end = seq[i + 1]
-            merged = _Token(
+            merged = Token(
                 tok.surface + end.surface, "ない", "ナイ", False, False, tok.start, end.end
             )
             if lemmas and lemmas[-1] in ("有る", "ある"):
                 prev = tokens.pop()
                 lemmas.pop()
-                merged = _Token(
+                merged = Token(
                     prev.surface + merged.surface, "無い", "ナイ", True, False, prev.start, end.end
                 )
             tokens.append(merged)
@@ -577,9 +508,9 @@ def engine_for(lexicon_dir: Path) -> Engine:
     engine = _engines.get(key)
     if engine is None:
         lexicon = read_lexicon(key)
-        tokenizer = default_engine().tokenizer
+        packaged = default_engine()
         with _engine_lock:
-            engine = _engines.setdefault(key, Engine(lexicon, tokenizer))
+            engine = _engines.setdefault(key, Engine(lexicon, packaged.tokenizer, packaged.risk))
     return engine
 
 

@@ -9,6 +9,9 @@ on tiny hand-made sets; `run_eval` only reads the file, runs the engine and prin
 - crisis recall: items labelled `crisis` predicted `crisis`; false-crisis rate: items
   labelled otherwise predicted `crisis`.
 - confusion pairs: (labelled primary, predicted first window) where they differ.
+- for sets that label `risk` (the blind sets): crisis recall per frame and per risk kind,
+  `danger_now` recall (labelled danger now → predicted crisis with danger now), and the
+  share of `concern` items cleared to `normal` (a check-in lost).
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ THRESHOLDS = Thresholds()
 
 
 @dataclass(frozen=True, slots=True)
+class LabelledRisk:
+    kind: str
+    danger_now: bool
+    frame: str
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     id: str
     text: str
@@ -45,6 +55,7 @@ class Item:
     primary: str
     urgency: str
     reporter: str
+    risk: LabelledRisk | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +63,19 @@ class Prediction:
     windows: tuple[str, ...]
     urgency: str
     reporter: str
+    risk_kind: str | None = None
+    danger_now: bool = False
 
     @classmethod
     def of(cls, analysis: Analysis) -> Prediction:
-        return cls(analysis.window_ids, analysis.urgency, analysis.reporter)
+        risk = analysis.risk
+        return cls(
+            analysis.window_ids,
+            analysis.urgency,
+            analysis.reporter,
+            risk.kind if risk is not None else None,
+            risk.danger_now if risk is not None else False,
+        )
 
 
 Pair = tuple[Item, Prediction]
@@ -113,6 +133,35 @@ def false_crisis_rate(pairs: Sequence[Pair]) -> float:
     return sum(p.urgency == "crisis" for p in others) / len(others)
 
 
+def concern_cleared(pairs: Sequence[Pair]) -> float | None:
+    """Share of `concern` items predicted `normal` (None when the set has no concern)."""
+    concern = [pred for item, pred in pairs if item.urgency == "concern"]
+    if not concern:
+        return None
+    return sum(p.urgency == "normal" for p in concern) / len(concern)
+
+
+def danger_now_recall(pairs: Sequence[Pair]) -> float | None:
+    """Labelled danger now → predicted crisis with danger now (None when none labelled)."""
+    labelled = [p for item, p in pairs if item.risk is not None and item.risk.danger_now]
+    if not labelled:
+        return None
+    return sum(p.urgency == "crisis" and p.danger_now for p in labelled) / len(labelled)
+
+
+def crisis_recall_by(pairs: Sequence[Pair], key: str) -> dict[str, tuple[int, int]]:
+    """(found, labelled) crisis items per labelled risk `frame` or `kind`."""
+    totals: Counter[str] = Counter()
+    found: Counter[str] = Counter()
+    for item, pred in pairs:
+        if item.urgency != "crisis" or item.risk is None:
+            continue
+        name = getattr(item.risk, key)
+        totals[name] += 1
+        found[name] += pred.urgency == "crisis"
+    return {name: (found[name], totals[name]) for name in sorted(totals)}
+
+
 def reporter_accuracy(pairs: Sequence[Pair]) -> float:
     if not pairs:
         return 0.0
@@ -140,6 +189,10 @@ class Report:
     windows: dict[str, WindowStats]
     confusion: Counter[tuple[str, str]]
     misses: tuple[Pair, ...] = field(default=())
+    concern_cleared: float | None = None
+    danger_now_recall: float | None = None
+    by_frame: dict[str, tuple[int, int]] = field(default_factory=dict)
+    by_kind: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def failures(self, t: Thresholds = THRESHOLDS) -> list[str]:
         out = []
@@ -171,6 +224,10 @@ def report(pairs: Sequence[Pair]) -> Report:
         windows=per_window(pairs),
         confusion=confusion_pairs(pairs),
         misses=misses,
+        concern_cleared=concern_cleared(pairs),
+        danger_now_recall=danger_now_recall(pairs),
+        by_frame=crisis_recall_by(pairs, "frame"),
+        by_kind=crisis_recall_by(pairs, "kind"),
     )
 
 
@@ -186,6 +243,7 @@ def parse_items(lines: Iterable[str], name: str = "<set>") -> list[Item]:
         try:
             raw = json.loads(line)
             windows = tuple(str(w) for w in raw["windows"])
+            risk = raw.get("risk")
             item = Item(
                 id=str(raw["id"]),
                 text=str(raw["text"]),
@@ -193,6 +251,9 @@ def parse_items(lines: Iterable[str], name: str = "<set>") -> list[Item]:
                 primary=str(raw.get("primary") or windows[0]),
                 urgency=str(raw["urgency"]),
                 reporter=str(raw.get("reporter", "unknown")),
+                risk=LabelledRisk(str(risk["kind"]), bool(risk["danger_now"]), str(risk["frame"]))
+                if risk
+                else None,
             )
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise DatasetError(f"{name}:{number}: {exc}") from exc
@@ -218,13 +279,24 @@ def resolve(file: str | None) -> Path:
 
 
 def format_report(r: Report, t: Thresholds = THRESHOLDS, *, show_misses: int = 60) -> str:
-    lines = [
+    lines: list[str] = [
         f"items            {r.size}",
         f"top-1            {r.top1:.3f}  (threshold {t.top1})",
         f"top-3            {r.top3:.3f}  (threshold {t.top3})",
         f"crisis recall    {r.crisis_recall:.3f}  (threshold {t.crisis_recall})",
         f"false crisis     {r.false_crisis:.3f}  (threshold <= {t.false_crisis})",
         f"reporter acc.    {r.reporter_accuracy:.3f}",
+    ]
+    if r.concern_cleared is not None:
+        lines.append(f"concern->normal  {r.concern_cleared:.3f}  (target <= 0.15 on unseen sets)")
+    if r.danger_now_recall is not None:
+        lines.append(f"danger_now       {r.danger_now_recall:.3f}  (target >= 0.90 on unseen sets)")
+    for title, table in (("frame", r.by_frame), ("risk kind", r.by_kind)):
+        if table:
+            lines += ["", f"crisis recall by {title}:"]
+            for name, (found, total) in table.items():
+                lines.append(f"  {name:<18} {found / total:>6.3f}  ({found}/{total})")
+    lines += [
         "",
         f"{'window':<20} {'precision':>9} {'recall':>7} {'pred':>5} {'gold':>5}",
     ]
@@ -259,5 +331,6 @@ def run_eval(file: str | None, stdout: IO[str]) -> int:
     engine = default_engine()
     r = evaluate(items, engine.analyse)
     stdout.write(f"set              {path}\n")
-    stdout.write(format_report(r))
+    # A blind set is measured, never read line by line: its misses stay unprinted.
+    stdout.write(format_report(r, show_misses=0 if path.name.startswith("blind_") else 60))
     return 1 if r.failures() else 0

@@ -8,7 +8,7 @@ general desk, and asks a question back. Nothing here imports the lexicon or the 
 
 from __future__ import annotations
 
-from triage import crisis, reporter
+from triage import reporter, safety
 from triage.analysis import GENERAL_DESK, Analysis, Evidence, Reporter, WindowScore
 from triage.normalise import normalise
 
@@ -19,7 +19,7 @@ FALLBACK_SCORE = 0.2
 def crisis_only(text: str) -> Analysis:
     """The crisis layer's reading of one message, routed to the general desk."""
     norm = normalise(text)
-    danger = crisis.check(norm)
+    danger = safety.assess(norm)
     writer: Reporter = "unknown"
     writer_evidence: tuple[Evidence, ...] = ()
     if norm.fold.strip():
@@ -31,4 +31,5 @@ def crisis_only(text: str) -> Analysis:
         clarify=True,
         evidence=danger.evidence + writer_evidence,
         crisis_signals=danger.signals,
+        risk=danger.risk,
     )

@@ -128,10 +128,16 @@ def to_hiragana(text: str) -> str:
     return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in text)
 
 
+def _lower(ch: str) -> str:
+    # One character in, one out, so every view keeps the offsets of `clean` (İ.lower() is two).
+    low = ch.lower()
+    return low if len(low) == 1 else ch
+
+
 def fold(cleaned: str) -> str:
     """The surface-matching view: hiragana, lower case, small vowels folded."""
-    folded = to_hiragana(cleaned).lower()
-    return "".join(_SMALL_VOWELS.get(ch, ch) for ch in folded)
+    folded = to_hiragana(cleaned)
+    return "".join(_SMALL_VOWELS.get(low, low) for low in map(_lower, folded))
 
 
 def bare(folded: str) -> str:
@@ -154,15 +160,20 @@ class Normalised:
     bare: str
     #: `clean` without spaces/punctuation but in its original script (タヒ stays katakana).
     compact_script: str
+    #: For each character of `compact` (and `compact_script`), its offset in `clean`, so a
+    #: crisis pattern found in the compact view can be placed in a sentence of the message.
+    compact_offsets: tuple[int, ...] = ()
 
 
 def normalise(text: str) -> Normalised:
     c = clean(text)
     f = fold(c)
+    kept = tuple(i for i, ch in enumerate(f) if ch not in _PUNCT_FOR_COMPACT)
     return Normalised(
         clean=c,
         fold=f,
         compact=compact(f),
         bare=bare(f),
         compact_script="".join(ch for ch in c if ch not in _PUNCT_FOR_COMPACT),
+        compact_offsets=kept,
     )

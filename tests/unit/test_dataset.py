@@ -186,6 +186,73 @@ def test_readme_counts_are_current() -> None:
     )
 
 
+# --- blind sets ------------------------------------------------------------------------
+# Written by writers who had not read the patterns, the lexicon or the other sets, scored
+# once before any tuning (tests/data/README.md), then frozen: their hashes are pinned so an
+# edit — a relabel, a line tuned away — fails here instead of quietly flattering the figures.
+BLIND_SETS = {
+    "blind_safety.jsonl": "6898d16b0f330e75bccfeb14356137829f436d653e2a79911f85e9aa8ea6ccb0",
+    "blind_routing.jsonl": "fbcb5820d6eb3a3c94f17d705b42c7e499d51f8ffb37c9fcd7a298bebd1831ac",
+    "blind_english.jsonl": "c78e79588be60a9f16d2c57761948b034b5cea6e019a49917ca69eabc351fefc",
+}
+RISK_KINDS = ("self", "violence", "child", "elder", "welfare_check", "other_person")
+RISK_FRAMES = (
+    "passive_wish",
+    "burden",
+    "active_ideation",
+    "method",
+    "plan",
+    "preparation",
+    "timing",
+    "act",
+    "murder_suicide",
+    "debt_insurance",
+    "violence_now",
+    "child_danger",
+    "elder_abuse",
+    "welfare_check",
+    "other_person",
+)
+BLIND_KEYS = KEYS | {"risk", "lang"}
+
+
+@pytest.mark.parametrize("name", sorted(BLIND_SETS))
+def test_blind_sets_are_frozen(name: str) -> None:
+    import hashlib
+
+    digest = hashlib.sha256((DATA / name).read_bytes()).hexdigest()
+    assert digest == BLIND_SETS[name], f"{name} changed: blind sets are frozen once scored"
+
+
+@pytest.mark.parametrize("name", sorted(BLIND_SETS))
+def test_blind_items_carry_their_risk_labels(name: str) -> None:
+    for item in load(DATA / name):
+        where = f"{name} {item['id']}"
+        assert set(item) == BLIND_KEYS, f"{where}: keys {sorted(item)}"
+        assert item["primary"] in WINDOW_IDS and item["windows"][0] == item["primary"], where
+        assert item["urgency"] in URGENCIES and item["lang"] in ("ja", "en"), where
+        risk = item["risk"]
+        assert (risk is None) == (item["urgency"] != "crisis"), f"{where}: risk iff crisis"
+        if risk is not None:
+            assert risk["kind"] in RISK_KINDS and risk["frame"] in RISK_FRAMES, where
+            assert isinstance(risk["danger_now"], bool), where
+
+
+def test_blind_safety_set_has_the_issue_minimums() -> None:
+    items = load(DATA / "blind_safety.jsonl")
+    crisis = [i for i in items if i["urgency"] == "crisis"]
+    hard = [i for i in items if i["kind"] == "hard_negative" or i["urgency"] == "concern"]
+    assert len(items) >= 300 and len(crisis) >= 120 and len(hard) >= 80
+    assert {i["risk"]["frame"] for i in crisis} == set(RISK_FRAMES), "every frame covered"
+
+
+def test_blind_routing_set_covers_every_window() -> None:
+    items = load(DATA / "blind_routing.jsonl")
+    primary = Counter(i["primary"] for i in items)
+    assert len(items) >= 250
+    assert all(primary[w] >= 5 for w in WINDOW_IDS), primary
+
+
 if __name__ == "__main__":
     import sys
 

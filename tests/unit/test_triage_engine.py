@@ -142,13 +142,20 @@ def test_evidence_names_words_windows_weights_and_how() -> None:
 
 def test_result_contract_is_json_and_stable() -> None:
     payload = analyse("家賃が払えなくて、もう消えたい").to_json()
-    assert list(payload) == ["windows", "urgency", "reporter", "clarify", "evidence"]
+    assert list(payload) == ["windows", "urgency", "risk", "reporter", "clarify", "evidence"]
     assert payload["urgency"] in URGENCIES
     assert payload["reporter"] in REPORTERS
+    # Issue 9: a crisis says what kind of risk it is and whether someone is in danger now.
+    assert payload["risk"] == {"kind": "self", "danger_now": False, "frames": ["active_ideation"]}
     assert all(set(w) == {"id", "score"} for w in payload["windows"])
     assert all(
-        set(e) == {"window", "term", "matched", "weight", "via"} for e in payload["evidence"]
+        set(e) == {"window", "term", "matched", "weight", "via", "frame"}
+        for e in payload["evidence"]
     )
+    # Every row of the risk layer names its frame; routing words have none.
+    assert all(e["frame"] for e in payload["evidence"] if e["window"] == "crisis")
+    assert all(e["frame"] is None for e in payload["evidence"] if e["window"] != "crisis")
+    assert analyse("家賃が払えない").to_json()["risk"] is None
     json.dumps(payload, ensure_ascii=False)
 
 
