@@ -232,9 +232,56 @@ def earliest_start(now: datetime, settings: BookingSettings | None = None) -> da
     return max(now, datetime.combine(first_day, time(0), tzinfo=JST).astimezone(UTC))
 
 
-def last_bookable_date(now: datetime, settings: BookingSettings) -> date:
-    """Latest date with slots: today in JST plus the horizon."""
-    return to_jst(now).date() + timedelta(days=settings.horizon_days)
+def last_bookable_date(
+    now: datetime, settings: BookingSettings, service: BookableService | None = None
+) -> date:
+    """Latest date with slots: today in JST plus the horizon — and, for a monthly session,
+    at least its next `MONTHLY_SESSIONS_AHEAD` sessions, however far off (a session once a
+    month is otherwise out of reach for about a week of every month)."""
+    last = to_jst(now).date() + timedelta(days=settings.horizon_days)
+    if service is not None and service.pattern == "monthly":
+        upcoming = next_sessions(service, now, settings, MONTHLY_SESSIONS_AHEAD)
+        if upcoming:
+            last = max(last, to_jst(upcoming[-1]).date())
+    return last
+
+
+#: A monthly session can always be booked this many sessions ahead.
+MONTHLY_SESSIONS_AHEAD = 2
+
+
+def next_sessions(
+    service: BookableService,
+    now: datetime,
+    settings: BookingSettings | None = None,
+    count: int = 1,
+) -> list[datetime]:
+    """The start (aware UTC) of the next `count` sessions of a monthly service that can
+    still be booked (after the minimum notice, skipping closed days); [] for a service that
+    runs through opening hours."""
+    if service.pattern != "monthly":
+        return []
+    assert service.week_of_month is not None and service.weekday is not None
+    assert service.start is not None
+    settings = settings or load_booking_settings()
+    first = first_bookable_date(now, settings)
+    found: list[datetime] = []
+    year, month = first.year, first.month
+    for _ in range(24):  # two years: more than enough for two sessions
+        try:
+            day: date | None = nth_weekday_of_month(
+                year, month, service.weekday, service.week_of_month
+            )
+        except ValueError:  # a 5th weekday some months lack
+            day = None
+        if day is not None and day >= first and not settings.is_closed(day):
+            start = utc_at(day, service.start)
+            if start > now:
+                found.append(start)
+                if len(found) >= count:
+                    break
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
 
 
 def utc_at(day: date, at: time) -> datetime:
@@ -304,7 +351,7 @@ def generate_slots(
     settings = settings or load_booking_settings()
     service = settings.service(service_id)
     first = first_bookable_date(now, settings)
-    last = last_bookable_date(now, settings)
+    last = last_bookable_date(now, settings, service)
     if service.pattern == "opening_hours":
         slots = _opening_hour_slots(service, first, last, settings)
     else:

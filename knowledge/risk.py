@@ -35,7 +35,8 @@ written all in kana, which Sudachi may split another way).
 ``@done`` (past, perfective or in progress), ``@now`` (in progress), ``@desire`` (〜たい),
 ``@volition`` (〜しよう), ``@conditional`` (〜れば, 〜たら), ``@wish`` (〜ればいいのに,
 〜てほしい) and ``@any`` qualify how a concept must be conjugated; ``@subject`` that a person
-is the subject (友達が, 妹は, 彼女から).
+is the subject (友達が, 妹は, 彼女から), ``@agent`` that they do the act (父に, 母が), ``@object``
+that it is done to them (母を).
 
 This module only reads and validates; triage/risk.py compiles and applies it.
 """
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -77,7 +78,19 @@ ROLES = (
     "scope",
 )
 EFFECTS = ("cancel", "lower")
-ASPECTS = ("any", "done", "now", "desire", "volition", "subject", "conditional", "wish", "passive")
+ASPECTS = (
+    "any",
+    "done",
+    "now",
+    "desire",
+    "volition",
+    "subject",
+    "conditional",
+    "wish",
+    "passive",
+    "agent",
+    "object",
+)
 #: The axes of risk-frames.md, as reported in `risk.frames`.
 AXES = (
     "passive_wish",
@@ -111,6 +124,7 @@ _FRAME_FIELDS = {
     "danger_now",
     "danger_now_with",
     "denial_lowers",
+    "call",
     "note",
 }
 
@@ -132,7 +146,6 @@ class Concept:
     #: For scope concepts: applies across the whole message, not only its own sentence
     #: (よく読んだら違った: the writer resolves a worry said sentences earlier).
     whole_message: bool = False
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +175,9 @@ class Frame:
     #: A clear "I don't want to die" elsewhere in the message lowers this frame to concern
     #: (死にたいわけじゃない。でも何のために生きてるのか…).
     denial_lowers: bool = False
+    #: Whom to call first when this frame means danger now ("119", "110"); None: the
+    #: default of its kind (RiskData.calls).
+    call: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +196,8 @@ class RiskData:
     concepts: tuple[Concept, ...]
     frames: tuple[Frame, ...]
     patterns: tuple[PatternScope, ...] = ()
+    #: Whom to call first, by kind, when someone is in danger now (frames may override).
+    calls: dict[str, str] = field(default_factory=dict)
 
     def pattern(self, signal: str) -> PatternScope | None:
         return next((p for p in self.patterns if p.signal == signal), None)
@@ -279,7 +297,17 @@ def _frame(entry: Entry, concepts: dict[str, Concept]) -> Frame:
         danger_now_with=with_now,
         note=entry.text("note"),
         denial_lowers=entry.boolean("denial_lowers", default=False),
+        call=_call(entry, entry.optional_text("call")),
     )
+
+
+CALLS = ("119", "110")
+
+
+def _call(entry: Entry, value: str | None) -> str | None:
+    if value is not None and value not in CALLS:
+        raise entry.fail(f"call {value!r} is not one of {', '.join(CALLS)}")
+    return value
 
 
 _PATTERN_FIELDS = {"signal", "kind", "unless", "note"}
@@ -325,7 +353,43 @@ def parse_risk(
     unused = sorted(set(by_id) - used)
     if unused:
         raise KnowledgeDataError(concepts_file, "concepts", f"never used by a frame: {unused}")
-    return RiskData(concepts, frames, patterns)
+    calls: dict[str, str] = {}
+    raw_calls = frames_doc.get("calls") if isinstance(frames_doc, dict) else None
+    if not isinstance(raw_calls, dict) or set(raw_calls) != set(KINDS):
+        raise KnowledgeDataError(frames_file, "calls", f"needs one number for each of {KINDS}")
+    for kind, number in raw_calls.items():
+        if str(number) not in CALLS:
+            raise KnowledgeDataError(frames_file, f"calls.{kind}", f"{number!r} is not 119 or 110")
+        calls[str(kind)] = str(number)
+    return RiskData(concepts, frames, patterns, calls)
+
+
+def parse_english(
+    document: object, concepts: Iterable[Concept], file: str
+) -> dict[str, tuple[str, ...]]:
+    """english.yaml: concept id → English terms; the ids must be concepts.yaml's."""
+    known = {c.id for c in concepts}
+    if not isinstance(document, dict) or not isinstance(document.get("concepts"), dict):
+        raise KnowledgeDataError(file, "<file>", "needs a mapping 'concepts: {id: [terms]}'")
+    out: dict[str, tuple[str, ...]] = {}
+    for ident, terms in document["concepts"].items():
+        if ident not in known:
+            raise KnowledgeDataError(file, str(ident), "not a concept of concepts.yaml")
+        if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip() for t in terms):
+            raise KnowledgeDataError(file, str(ident), "terms must be a list of strings")
+        for term in terms:
+            _, _, aspect = term.partition("@")
+            if aspect and aspect not in ASPECTS:
+                raise KnowledgeDataError(file, str(ident), f"{term!r}: unknown aspect {aspect!r}")
+        out[str(ident)] = tuple(t.strip() for t in terms)
+    return out
+
+
+@cache
+def load_english() -> dict[str, tuple[str, ...]]:
+    """The English words of the packaged concepts (knowledge/data/risk/english.yaml)."""
+    path = RISK_DIR / "english.yaml"
+    return parse_english(read_yaml(path), load_risk().concepts, str(path))
 
 
 def read_risk(directory: Path = RISK_DIR) -> RiskData:

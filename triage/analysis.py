@@ -68,6 +68,9 @@ class Risk:
     kind: RiskKind
     danger_now: bool
     frames: tuple[str, ...]
+    #: Whom to call first when danger is now ("119" or "110"); not part of the printed
+    #: contract — the conversation uses it to put that number on the first line.
+    call: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "danger_now": self.danger_now, "frames": list(self.frames)}
@@ -87,6 +90,8 @@ class Analysis:
     crisis_signals: tuple[str, ...] = field(default=())
     #: The risk when `urgency` is crisis (None otherwise).
     risk: Risk | None = None
+    #: The language the message is written in (triage.language): "ja" or "en".
+    lang: str = "ja"
 
     @property
     def primary(self) -> str:
@@ -105,4 +110,5 @@ class Analysis:
             "reporter": self.reporter,
             "clarify": self.clarify,
             "evidence": [e.to_json() for e in self.evidence],
+            "lang": self.lang,
         }

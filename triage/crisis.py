@@ -385,6 +385,9 @@ _DISTRESS = _fold_re(
     r"|cantstopcrying|cryingeveryday|cryallthetime|hopeless|solonely|verylonely|imsolonely|cantsleep"
     r"|exhausted|overwhelmed|nobodytotalkto|ihavenobody|havenoone|feelsoheavy|soheavy|depressed"
     r"|panicattack|cantcope|breakingdown|falling ?apart|atmylimit|cantdothis"
+    r"|cannotstopcrying|criesevery|cryeverynight|underwater|hurtsmorethan|walkoneggshells"
+    r"|darkthoughts|toomuch|sotiredof|nofriends|noonetotalkto|feelnumb|anxious|grieving|grief"
+    r"|miscarriage|imnotok|notokay|struggling|sosad|verysad|cantgetoutofbed|nootherway"
 )
 # After a direct-ideation match: 死にたくはない, 死にたいとかじゃない, 消えたいとまでは思わない.
 _NEGATION_AFTER_TAKU = _fold_re(

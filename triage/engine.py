@@ -33,13 +33,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge.examples import load_examples
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
-from knowledge.risk import load_risk
-from triage import reporter, safety
-from triage.learned import Learned, load_learned
+from knowledge.risk import load_english, load_risk
+from triage import language, reporter, safety
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
+from triage.english import EnglishReader
+from triage.learned import Learned, load_learned
 from triage.normalise import bare, clean, fold, normalise
 from triage.risk import RiskModel
+from triage.similarity import ExampleIndex, Resemblance
 from triage.tokens import NEGATIONS, Token, Tokenizer, has_kanji, is_kana_only
 
 #: A window is returned when its score reaches this…
@@ -69,6 +72,16 @@ FUZZY_CUTOFF = 80.0
 FUZZY_FACTOR = 0.8
 _GENERAL = frozenset({GENERAL_DESK, "self_reliance"})
 _GENERAL_PENALTY = 0.01
+#: The second signal (triage.similarity): a window's resemblance to the message adds this
+#: share of it to the window's lexicon score…
+SIM_WEIGHT = 0.6
+#: …when it reaches this (a weaker resemblance is noise, shared by chance)…
+SIM_MIN = 0.2
+#: …and a resemblance this close means we understood the worry even without a lexicon word.
+SIM_CONFIDENT = 0.45
+#: For English, the resemblance is the whole signal: it needs no lexicon word to count.
+EN_SIM_WEIGHT = 1.5
+EN_SIM_MIN = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +109,17 @@ class Engine:
         lexicon: Lexicon,
         tokenizer: Tokenizer | None = None,
         risk: RiskModel | None = None,
+        examples: ExampleIndex | None = None,
     ) -> None:
         self.tokenizer = tokenizer or Tokenizer()
+        #: The windows' descriptions and example requests (knowledge/examples/).
+        self.examples = examples or ExampleIndex(load_examples(), self.tokenizer)
         #: The risk frames, compiled through the same tokenizer (knowledge/data/risk/).
         self.risk = risk or RiskModel(load_risk(), self.tokenizer)
         #: The learned second opinion (knowledge/data/risk/learned.json), if trained.
         self.learned: Learned | None = load_learned()
+        #: The same concepts in English words (knowledge/data/risk/english.yaml).
+        self.english = EnglishReader(load_english(), self.risk)
         self.groups: tuple[MeaningGroup, ...] = lexicon.groups
         self._lemma: dict[tuple[str, ...], list[_Term]] = {}
         self._lemma_first: set[str] = set()
@@ -227,7 +245,7 @@ class Engine:
     def analyse(self, text: str) -> Analysis:
         norm = normalise(text)
         tokens = self.tokenizer.tokens(norm.clean)
-        danger = safety.assess(norm, tokens, self.risk, self.learned)
+        danger = safety.assess(norm, tokens, self.risk, self.learned, self.english)
         writer, writer_evidence = reporter.detect(norm.fold)
         hits: dict[int, _Hit] = {}
         self._match_lemmas(tokens, hits)
@@ -237,6 +255,19 @@ class Engine:
         if not confident and norm.fold.strip():
             self._match_fuzzy(norm.fold, hits)
             scores, first, evidence, confident = self._score(hits, writer)
+        lang = language.detect(text)
+        if lang == "en":
+            # Our lexicon is Japanese: an English message is routed by its resemblance to
+            # the windows' English descriptions and examples alone.
+            resembled = self.examples.resemble_english(norm.clean)
+            weight, minimum = EN_SIM_WEIGHT, EN_SIM_MIN
+        else:
+            resembled = self.examples.resemble_japanese(tokens)
+            weight, minimum = SIM_WEIGHT, SIM_MIN
+        confident = (
+            _blend(scores, first, evidence, resembled, len(norm.clean), weight, minimum)
+            or confident
+        )
         if danger.urgency == "crisis" and OUT_OF_SCOPE in scores:
             del scores[OUT_OF_SCOPE]  # a message about a life in danger is never "not ours"
         windows = _rank(scores, first)
@@ -261,6 +292,7 @@ class Engine:
             evidence=danger.evidence + tuple(evidence) + writer_evidence,
             crisis_signals=danger.signals,
             risk=danger.risk,
+            lang=lang,
         )
 
     def _score(
@@ -311,6 +343,31 @@ class Engine:
             confident = True
         evidence.sort(key=lambda e: (-scores.get(e.window, 0.0), -e.weight))
         return scores, first, evidence, confident
+
+
+def _blend(
+    scores: dict[str, float],
+    first: dict[str, int],
+    evidence: list[Evidence],
+    resembled: Sequence[Resemblance],
+    length: int,
+    weight: float,
+    minimum: float,
+) -> bool:
+    """Add the second signal to the lexicon's scores (in place); True when a resemblance
+    alone is close enough to understand the worry. Its evidence names the example."""
+    confident = False
+    for r in resembled:
+        if r.score < minimum:
+            continue
+        scores[r.window] = scores.get(r.window, 0.0) + weight * r.score
+        first.setdefault(r.window, length)
+        evidence.append(
+            Evidence(r.window, r.example or "description", " ".join(r.shared), r.score, "example")
+        )
+        if r.score >= SIM_CONFIDENT and r.window != OUT_OF_SCOPE:
+            confident = True
+    return confident
 
 
 #: Polite negation (払えません = 払え ます ず; ありません = 有る ます ず) reads as plain negation.
@@ -510,7 +567,9 @@ def engine_for(lexicon_dir: Path) -> Engine:
         lexicon = read_lexicon(key)
         packaged = default_engine()
         with _engine_lock:
-            engine = _engines.setdefault(key, Engine(lexicon, packaged.tokenizer, packaged.risk))
+            engine = _engines.setdefault(
+                key, Engine(lexicon, packaged.tokenizer, packaged.risk, packaged.examples)
+            )
     return engine
 
 

@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 from knowledge.risk import RISK_DIR
@@ -30,15 +31,39 @@ from triage.risk import Reading, canonical
 from triage.tokens import Token
 
 LEARNED_FILE = RISK_DIR / "learned.json"
+#: The model speaks only when the words themselves push this far towards a crisis.
+MIN_EVIDENCE = 1.0
 #: Lemmas too common to say anything alone (they still count inside a pair).
-_STOP = frozenset("だ た て に の と が を は も か な よ ね ない".split())
+_STOP = frozenset(
+    [
+        *(
+            "だ",
+            "た",
+            "て",
+            "に",
+            "の",
+            "と",
+            "が",
+            "を",
+            "は",
+            "も",
+            "か",
+            "な",
+            "よ",
+            "ね",
+            "ない",
+        ),
+        # Social formulas end every kind of message: alone they never read as a goodbye.
+        *("有り難う", "御座る", "宜しい", "御願い", "願う", "済みません", "失礼", "今日は", "御免"),
+    ]
+)
 
 
 def features(tokens: Sequence[Token], reading: Reading) -> frozenset[str]:
     """The model's view of one message (also what `python -m triage.training` learns on)."""
     lemmas = [lemma for _, lemma in canonical(tokens)]
     out: set[str] = {f"w:{lemma}" for lemma in lemmas if lemma not in _STOP}
-    out.update(f"b:{a}_{b}" for a, b in zip(lemmas, lemmas[1:], strict=False))
+    out.update(f"b:{a}_{b}" for a, b in pairwise(lemmas))
     for hit in reading.hits:
         out.add(f"c:{hit.concept}")
         out.update(f"c:{hit.concept}@{aspect}" for aspect in hit.aspects)
@@ -54,6 +79,11 @@ class LinearModel:
     def score(self, feats: Iterable[str]) -> float:
         z = self.bias + sum(self.weights.get(f, 0.0) for f in feats)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def evidence(self, feats: Iterable[str]) -> float:
+        """How far the message's own words move the score (in logits): a short greeting has
+        none, and the sets' share of crises (the bias) must never speak for it."""
+        return sum(self.weights.get(f, 0.0) for f in feats)
 
     def strongest(self, feats: Iterable[str], n: int = 4) -> list[tuple[str, float]]:
         """The features that pushed this score up most (the evidence staff see)."""

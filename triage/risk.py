@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from knowledge.risk import Concept, Frame, Need, RiskData
 from triage.normalise import clean, fold
@@ -89,7 +90,6 @@ _NEGATION_BRIDGE = frozenset(
         "為る",
         "する",
         "おる",
-        "居る",
     }
 )
 #: Verbs that carry an aspect after 〜て (〜てくる, 〜てくれる, 〜てもらう): read through them.
@@ -152,6 +152,16 @@ def canonical(tokens: Sequence[Token]) -> list[tuple[int, str]]:
     return out
 
 
+#: The key a number position is found by (see RiskModel.concept_hits).
+_NUMBER = "#"
+
+
+@lru_cache(maxsize=65536)
+def _fold_surface(surface: str) -> str:
+    """fold() of a token's surface; the same words come back in every message."""
+    return fold(surface)
+
+
 @dataclass(frozen=True, slots=True)
 class _Match:
     """One position of a compiled term: a word, or a number of at least `minimum`."""
@@ -160,6 +170,12 @@ class _Match:
     reading: str = ""
     surface: str = ""
     minimum: int | None = None
+    #: What a message position must share with this one to possibly match it.
+    keys: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        found = {_NUMBER} if self.minimum is not None else {self.lemma, self.surface, self.reading}
+        object.__setattr__(self, "keys", frozenset(k for k in found if k))
 
     def accepts(self, token: Token, lemma: str, folded: str) -> bool:
         if self.minimum is not None:
@@ -184,6 +200,33 @@ class _Term:
     matches: tuple[_Match, ...]
     #: Matched as folded text instead (今も, 前は: the particle is the meaning).
     literal: str = ""
+
+
+class _Node:
+    """A trie node over term positions. A term is inserted along its lemmas; every key the
+    same position also accepts (surface, reading) is an extra edge to the same child, so a
+    walk follows what the message offers and exact matching checks only terms that end."""
+
+    __slots__ = ("by_lemma", "edges", "terms")
+
+    def __init__(self) -> None:
+        self.by_lemma: dict[str, _Node] = {}
+        self.edges: dict[str, list[_Node]] = {}
+        self.terms: list[_Term] = []
+
+    def insert(self, term: _Term) -> None:
+        node = self
+        for match in term.matches:
+            lemma = _NUMBER if match.minimum is not None else match.lemma
+            child = node.by_lemma.get(lemma)
+            if child is None:
+                child = node.by_lemma[lemma] = _Node()
+            for key in {lemma, *match.keys}:
+                listed = node.edges.setdefault(key, [])
+                if child not in listed:
+                    listed.append(child)
+            node = child
+        node.terms.append(term)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +285,8 @@ class Reading:
     #: Sentence index of each token, and whether each token is inside quotation marks.
     sentences: tuple[int, ...] = field(default=())
     quoted: tuple[bool, ...] = field(default=())
+    #: The role of each concept found (means, intent, scope …).
+    roles: dict[str, str] = field(default_factory=dict)
 
     def active(self) -> tuple[FrameHit, ...]:
         return tuple(f for f in self.frames if f.status == "active")
@@ -309,7 +354,7 @@ def aspects_after(
         found.add("volition")
     saw_te = False
     thought = False
-    i = end
+    i = _after_parenthesis(tokens, end)
     while i < len(tokens) and i < end + _ASPECT_SPAN:
         t = tokens[i]
         if t.punct:
@@ -334,7 +379,11 @@ def aspects_after(
                 found.add("negated")
         elif t.pos == "助詞":
             if i == end and t.surface in _SUBJECT_MARKERS:
-                found.add("subject")
+                found |= {"subject", "agent"}
+            elif i == end and t.surface in ("に", "にも"):
+                found.add("agent")  # 父に殴られる: who does it (with a passive)
+            elif i == end and t.surface == "を":
+                found.add("object")
             if lemma in ("て", "で"):
                 saw_te = True
             elif lemma in ("ば", "なら"):
@@ -365,6 +414,24 @@ def aspects_after(
     return frozenset(found)
 
 
+def _denied_nearby(tokens: Sequence[Token], end: int) -> bool:
+    for t in tokens[end : end + 5]:
+        if t.punct or (t.pos == "助詞" and t.pos_detail == "接続助詞"):
+            return False
+        if t.lemma in NEGATIONS:
+            return True
+    return False
+
+
+def _after_parenthesis(tokens: Sequence[Token], i: int) -> int:
+    """Skip a parenthesis right after a word: 息子（15）が reads as 息子が."""
+    if i < len(tokens) and tokens[i].surface in ("（", "("):
+        for j in range(i + 1, min(len(tokens), i + 8)):
+            if tokens[j].surface in ("）", ")"):
+                return j + 1
+    return i
+
+
 def _negated_later(tokens: Sequence[Token], i: int) -> bool:
     """死にたいとは思わない, 死ぬつもりはない, 消えたいわけじゃない: a denial a few words on."""
     for j in range(i, min(len(tokens), i + _ASPECT_SPAN + 3)):
@@ -390,7 +457,10 @@ class RiskModel:
         self._needs = [
             (frame, [frozenset(need.concepts) for need in frame.all]) for frame in data.frames
         ]
+        self._root = _Node()
         self._index: dict[str, list[_Term]] = {}
+        self._by_reading: dict[str, list[_Term]] = {}
+        self._by_surface: dict[str, list[_Term]] = {}
         self._numbered: list[_Term] = []
         self._literal: list[_Term] = []
         for concept in data.concepts:
@@ -401,30 +471,53 @@ class RiskModel:
                 if term.literal:
                     self._literal.append(term)
                     continue
+                self._root.insert(term)
                 first = term.matches[0]
                 if first.minimum is not None:
                     self._numbered.append(term)
                     continue
-                for key in {first.lemma, first.surface, first.reading}:
-                    if key:
-                        self._index.setdefault(key, []).append(term)
+                self._index.setdefault(first.lemma, []).append(term)
+                if first.surface and first.surface != first.lemma:
+                    self._by_surface.setdefault(first.surface, []).append(term)
+                if first.reading:
+                    self._by_reading.setdefault(first.reading, []).append(term)
 
     # --- finding concepts ------------------------------------------------------------------
+    def _walk(
+        self,
+        pos: int,
+        keys: Sequence[set[str]],
+        content: Sequence[int],
+        sentences: Sequence[int],
+    ) -> Iterable[_Term]:
+        """The terms whose words may start at `pos`: a walk down the trie of terms, each step
+        taking every edge this position's keys allow (lemma, surface, reading, number)."""
+        frontier: list[_Node] = [self._root]
+        sentence = sentences[content[pos]]
+        j = pos
+        while frontier and j < len(content) and sentences[content[j]] == sentence:
+            step: dict[int, _Node] = {}
+            for node in frontier:
+                for key in keys[j]:
+                    for child in node.edges.get(key, ()):
+                        step[id(child)] = child
+            frontier = list(step.values())
+            for node in frontier:
+                yield from node.terms
+            j += 1
+
     def _candidates(self, token: Token, lemma: str, folded: str) -> Iterable[_Term]:
-        index = self._index
-        by_lemma = index.get(lemma, ())
-        by_surface = index.get(folded, ()) if folded != lemma else ()
-        # A reading stands for a word only where the resident wrote kana (see _Match).
-        by_reading = index.get(token.reading, ()) if is_kana_only(token.surface) else ()
-        if by_surface or by_reading:
-            seen: set[int] = set()
-            for group in (by_lemma, by_surface, by_reading):
-                for term in group:
-                    if id(term) not in seen:
-                        seen.add(id(term))
-                        yield term
-        else:
-            yield from by_lemma
+        yield from self._index.get(lemma, ())
+        if folded != lemma:
+            for term in self._by_surface.get(folded, ()):
+                if term.matches[0].lemma != lemma:
+                    yield term
+        # A reading stands for a word only where the resident wrote kana and Sudachi read it
+        # as no other word (see _Match.accepts); the terms met by their lemma are not repeated.
+        if not has_kanji(lemma) and is_kana_only(token.surface):
+            for term in self._by_reading.get(token.reading, ()):
+                if term.matches[0].lemma != lemma:
+                    yield term
         if number_of(token) is not None:
             yield from self._numbered
 
@@ -434,13 +527,16 @@ class RiskModel:
         view = canonical(tokens)
         content = [i for i, _ in view]
         lemmas = [lemma for _, lemma in view]
-        folded = [fold(tokens[i].surface) for i in content]
+        folded = [_fold_surface(tokens[i].surface) for i in content]
+        # What each position can be matched by: a cheap set test before the exact one.
+        keys = [
+            {lemmas[p], folded[p], tokens[i].reading, _NUMBER if number_of(tokens[i]) else ""}
+            for p, i in enumerate(content)
+        ]
         found: dict[tuple[str, int], ConceptHit] = {}
-        for pos, i in enumerate(content):
-            for term in self._candidates(tokens[i], lemmas[pos], folded[pos]):
+        for pos in range(len(content)):
+            for term in self._walk(pos, keys, content, sentences):
                 n = len(term.matches)
-                if pos + n > len(content):
-                    continue
                 span = content[pos : pos + n]
                 if sentences[span[0]] != sentences[span[-1]]:
                     continue
@@ -461,11 +557,21 @@ class RiskModel:
                     start=start,
                     end=end,
                     sentence=sentences[start],
-                    aspects=aspects_after(tokens, start, end),
+                    aspects=self._aspects(term.concept, tokens, start, end),
                     quoted=bool(quoted) and quoted[start],
                 )
         self._literal_hits(tokens, sentences, found)
         return tuple(sorted(found.values(), key=lambda h: (h.start, h.concept)))
+
+    def _aspects(
+        self, concept: str, tokens: Sequence[Token], start: int, end: int
+    ) -> frozenset[str]:
+        found = aspects_within(tokens, start, end)
+        # A context denied a few words on is no context (キャンプなんか行かない).
+        scope = self.concepts[concept].role == "scope"
+        if scope and "negated" not in found and _denied_nearby(tokens, end):
+            found = found | {"negated"}
+        return found
 
     def _literal_hits(
         self,
@@ -484,7 +590,7 @@ class RiskModel:
             if t.punct:
                 continue
             starts.add(len(chars))
-            for ch in fold(t.surface):
+            for ch in _fold_surface(t.surface):
                 chars.append(ch)
                 owner.append(index)
         ends = {i - 1 for i in starts if i} | {len(chars) - 1}
@@ -517,6 +623,16 @@ class RiskModel:
         sentences = sentence_of_each(tokens, text)
         quoted = quoted_tokens(tokens, text)
         hits = self.concept_hits(tokens, sentences, quoted)
+        return self.read_hits(hits, tokens, sentences, quoted)
+
+    def read_hits(
+        self,
+        hits: tuple[ConceptHit, ...],
+        tokens: Sequence[Token],
+        sentences: tuple[int, ...],
+        quoted: tuple[bool, ...] = (),
+    ) -> Reading:
+        """The frames of concepts already found (by Sudachi lemmas, or the English reader)."""
         by_concept: dict[str, list[ConceptHit]] = {}
         for hit in hits:
             by_concept.setdefault(hit.concept, []).append(hit)
@@ -529,7 +645,12 @@ class RiskModel:
             found = self._frame(frame, by_concept, tokens, sentences)
             if found is not None:
                 frames.append(found)
-        return Reading(hits=hits, frames=tuple(frames), sentences=sentences, quoted=quoted)
+        roles = {
+            h.concept: self.concepts[h.concept].role for h in hits if h.concept in self.concepts
+        }
+        return Reading(
+            hits=hits, frames=tuple(frames), sentences=sentences, quoted=quoted, roles=roles
+        )
 
     def _frame(
         self,
@@ -553,6 +674,10 @@ class RiskModel:
                 h.fits("any") for name in frame.danger_now_with for h in by_concept.get(name, ())
             )
             kind = self._attribute(frame.kind, chosen, by_concept, tokens)
+            if frame.kind in ("child", "elder") and _agent_not_victim(chosen, self.concepts):
+                continue  # 息子が母を殴る: the son does the harm; the mother's frame reads it
+            if not _agents_come_first(frame, chosen, self.concepts):
+                continue  # 先生に叩かれた。親に言っても…: the parent is told, not the one who hit
             if status == "active" and frame.denial_lowers and _denied(by_concept):
                 status, by = "lowered", "denial"  # 死にたいわけじゃない。でも生きる意味が…
             if status == "active" and kind == "other_person" and _bereaved(frame, chosen):
@@ -677,6 +802,32 @@ def _better(a: FrameHit | None, b: FrameHit) -> FrameHit:
 
 
 _IDEATION = ("die", "vanish", "end_life")
+_PASSIVE_ENDINGS = ("れる", "られる", "れた", "られた", "れて", "られて", "され", "られ")
+
+
+def _agents_come_first(
+    frame: Frame, chosen: Sequence[ConceptHit], concepts: dict[str, Concept]
+) -> bool:
+    """A person needed as the one who does the harm (`@agent`) is named before it."""
+    agents = {c for need in frame.all for c, aspect in need.options if aspect == "agent"}
+    if not agents:
+        return True
+    harm_starts = [h.start for h in chosen if concepts[h.concept].role == "harm"]
+    return all(
+        h.start < min(harm_starts, default=h.start + 1) for h in chosen if h.concept in agents
+    )
+
+
+def _agent_not_victim(chosen: Sequence[ConceptHit], concepts: dict[str, Concept]) -> bool:
+    """The person of a child or elder frame is the subject of an active harm verb
+    (息子が母を殴っている): they do the harm, so the frame is not about their safety."""
+    people = [h for h in chosen if concepts[h.concept].role == "person"]
+    harms = [h for h in chosen if concepts[h.concept].role == "harm"]
+    if not people or not harms:
+        return False
+    person, harm = people[0], harms[0]
+    passive = "passive" in harm.aspects or harm.term.endswith(_PASSIVE_ENDINGS)
+    return "subject" in person.aspects and not passive and person.start < harm.start
 
 
 def _denied(by_concept: dict[str, list[ConceptHit]]) -> bool:

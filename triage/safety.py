@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from triage import crisis
 from triage.analysis import Evidence, Risk, RiskKind, Urgency
-from triage.learned import Learned, features
+from triage.english import EnglishReader, is_english
+from triage.learned import MIN_EVIDENCE, Learned, features
 from triage.normalise import Normalised
 from triage.risk import ConceptHit, FrameHit, Reading, RiskModel, aspects_within
 from triage.tokens import Token
@@ -60,6 +61,8 @@ class _Found:
     danger_now: bool
     #: `crisis`, `concern` or None (read as about something else).
     level: str | None
+    #: The frame's own number to call first, if it names one.
+    call: str | None = None
 
 
 def assess(
@@ -67,16 +70,26 @@ def assess(
     tokens: Sequence[Token] | None = None,
     model: RiskModel | None = None,
     learned: Learned | None = None,
+    english: EnglishReader | None = None,
 ) -> Safety:
     """Read one message for risk. Without tokens or a model, the pattern layer alone; the
-    learned second opinion, when given, can raise the urgency (never lower it)."""
+    learned second opinion, when given, can raise the urgency (never lower it). A message in
+    English is read by the English words of the same concepts (triage/english.py)."""
     patterns = crisis.check(norm)
-    reading = model.read(tokens, norm.clean) if model is not None and tokens is not None else None
+    reading: Reading | None = None
+    in_english = english is not None and is_english(norm.clean)
+    if in_english and english is not None:
+        reading = english.read(norm.clean)
+        # The frames read the English words with their negations; the pattern layer's
+        # English phrases (kept for when no reader is loaded) would count them twice.
+        patterns = _without_english_patterns(patterns)
+    elif model is not None and tokens is not None:
+        reading = model.read(tokens, norm.clean)
     found: list[_Found] = []
     evidence: list[Evidence] = []
     signals: list[str] = list(patterns.signals)
     for hit in patterns.hits:
-        item, row = _pattern_found(hit, norm, tokens, model, reading)
+        item, row = _pattern_found(hit, norm, None if in_english else tokens, model, reading)
         found.append(item)
         evidence.append(row)
     if reading is not None:
@@ -101,8 +114,44 @@ def assess(
         urgency = "concern"
     else:
         urgency = "normal"
-    risk = _risk(crisis_found) if crisis_found else None
+    calls = model.data.calls if model is not None else {}
+    risk = _risk(crisis_found, calls) if crisis_found else None
+    if urgency == "concern":
+        # A suspected (not ongoing) safeguarding worry keeps its kind, so the conversation
+        # gives 189 or the 地域包括支援センター rather than asking the writer about dying.
+        others = [f for f in found if f.level == "concern" and f.kind != "self"]
+        if others:
+            risk = _risk(others, calls)
     return Safety(urgency, risk, tuple(dict.fromkeys(signals)), tuple(evidence))
+
+
+_ENGLISH_LABELS = frozenset({"english", "english violence", "english other"})
+
+
+def _without_english_patterns(result: crisis.CrisisResult) -> crisis.CrisisResult:
+    hits = tuple(h for h in result.hits if h.label not in _ENGLISH_LABELS)
+    evidence = tuple(e for e in result.evidence if e.term.split("(")[0] not in _ENGLISH_LABELS)
+    active = {h.signal for h in hits if h.status == "active"}
+    signals = tuple(
+        s for s in result.signals if ":" in s or s in active or s in ("idiom", "distress")
+    )
+    urgency: Urgency = "normal"
+    if active:
+        urgency = "crisis"
+    elif hits or result.distress:
+        urgency = "concern"
+    return crisis.CrisisResult(urgency, signals, evidence, hits, result.distress)
+
+
+#: Roles of concepts that carry risk (knowledge/risk.py ROLES); the model weighs their
+#: combinations, it never raises a message that has none of them.
+_RISK_ROLES = frozenset(
+    {"ideation", "passive", "burden", "means", "method", "act", "harm", "state"}
+)
+
+
+def reading_role(reading: Reading, concept: str) -> str:
+    return reading.roles.get(concept, "")
 
 
 def _second_opinion(
@@ -114,6 +163,12 @@ def _second_opinion(
     if not any(_is_japanese(t.surface) for t in tokens):
         return None  # learned on Japanese: an English message is read by the patterns alone
     feats = features(tokens, reading)
+    if learned.crisis.evidence(feats) < MIN_EVIDENCE:
+        return None
+    if not reading.frames and not any(
+        reading_role(reading, h.concept) in _RISK_ROLES for h in reading.hits
+    ):
+        return None  # no word of risk at all: a thank-you is not a goodbye
     p = learned.crisis.score(feats)
     if p >= learned.crisis_at:
         level = "crisis"
@@ -134,21 +189,28 @@ def _is_japanese(text: str) -> bool:
     return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _risk(found: Sequence[_Found]) -> Risk:
-    lead = min(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
-    axes = [
-        f.axis for f in sorted(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
-    ]
+#: Whom to call first when only the pattern layer ran (no knowledge data loaded).
+_DEFAULT_CALLS = {"violence": "110", "child": "110", "elder": "110", "welfare_check": "110"}
+
+
+def _risk(found: Sequence[_Found], calls: dict[str, str]) -> Risk:
+    ranked = sorted(found, key=lambda f: (not f.danger_now, KIND_ORDER.index(f.kind)))
+    danger = any(f.danger_now for f in found)
+    call = None
+    if danger:
+        first = next(f for f in ranked if f.danger_now)
+        call = first.call or calls.get(first.kind) or _DEFAULT_CALLS.get(first.kind, "119")
     return Risk(
-        kind=lead.kind,
-        danger_now=any(f.danger_now for f in found),
-        frames=tuple(dict.fromkeys(axes)),
+        kind=ranked[0].kind,
+        danger_now=danger,
+        frames=tuple(dict.fromkeys(f.axis for f in ranked)),
+        call=call,
     )
 
 
 def _frame_found(hit: FrameHit) -> _Found:
     kind: RiskKind = hit.kind  # type: ignore[assignment]  # validated against KINDS on load
-    return _Found(hit.frame.axis, kind, hit.danger_now, hit.level)
+    return _Found(hit.frame.axis, kind, hit.danger_now, hit.level, hit.frame.call)
 
 
 def _frame_evidence(hit: FrameHit) -> list[Evidence]:

@@ -8,8 +8,8 @@ which is what measures it — with plain logistic regression (no dependency, det
 features in sorted order, a fixed shuffle). The thresholds are chosen by 5-fold
 cross-validation on the same sets, together with the frames, so that the combination keeps
 false crises rare: `crisis` is the lowest threshold at which the model adds at most
-`MAX_FALSE_CRISIS` cross-validated false crises to the frames' own; `concern` the lowest that raises at most
-`MAX_RAISED_TO_CONCERN` of the ordinary messages to a check-in.
+`MAX_FALSE_CRISIS` cross-validated false crises to the frames' own; `concern` the lowest
+that raises at most `MAX_RAISED_TO_CONCERN` of the ordinary messages to a check-in.
 
 Re-run after any change to the concepts or frames (the features include them); the suite
 checks the committed file against a fresh run.
@@ -39,6 +39,10 @@ TRAINING_SETS = (
     "dev2_youth.jsonl",
     "dev2_older.jsonl",
     "dev2_reporters.jsonl",
+    "dev3_adults.jsonl",
+    "dev3_plain.jsonl",
+    "dev3_negatives.jsonl",
+    "chat_normal.jsonl",
 )
 EPOCHS = 30
 RATE = 0.1
@@ -46,7 +50,7 @@ L2 = 1e-3
 MIN_COUNT = 2
 FOLDS = 5
 MAX_FALSE_CRISIS = 0.02
-MAX_RAISED_TO_CONCERN = 0.10
+MAX_RAISED_TO_CONCERN = 0.03
 _GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 … 0.95
 
 
@@ -98,7 +102,7 @@ def train(
     bias = 0.0
     order = list(range(len(data)))
     for epoch in range(epochs):
-        random.Random(epoch).shuffle(order)
+        random.Random(epoch).shuffle(order)  # noqa: S311 (a reproducible shuffle)
         for i in order:
             feats, label = data[i]
             kept = [f for f in feats if f in vocab]
@@ -119,7 +123,7 @@ def _score(bias: float, weights: dict[str, float], feats: Sequence[str]) -> floa
 
 def cross_validated(exs: Sequence[Example]) -> list[float]:
     order = list(range(len(exs)))
-    random.Random(1).shuffle(order)
+    random.Random(1).shuffle(order)  # noqa: S311 (a reproducible split)
     scores = [0.0] * len(exs)
     for fold in range(FOLDS):
         held = set(order[fold::FOLDS])

@@ -143,6 +143,9 @@ def _booking_answer(
             result.booking, rescheduled=rescheduled, reminders=result.reminders
         )
     if result.status == "duplicate":
+        if result.booking is not None and result.booking.status != "active":
+            # An old button of a booking since cancelled: say where the resident is.
+            return dialogue.stale_messages()
         return []  # the same button again: the first tap already answered
     if result.status == "already" and result.booking is not None:
         return dialogue.already_booked_messages(result.booking)

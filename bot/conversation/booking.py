@@ -43,6 +43,7 @@ from knowledge.booking import (
     first_bookable_date,
     last_bookable_date,
     load_booking_settings,
+    next_sessions,
 )
 from knowledge.calendar import JST, to_jst
 from knowledge.windows import Window, get_window
@@ -378,7 +379,7 @@ def _next_monday(now: datetime) -> datetime:
 def _picker(service_id: str, now: datetime, move: int | None) -> Message:
     settings = load_booking_settings()
     first = first_bookable_date(now, settings)
-    last = last_bookable_date(now, settings)
+    last = last_bookable_date(now, settings, settings.service(service_id))
     return {
         "type": "datetimepicker",
         "label": texts.label("booking_other_date"),
@@ -426,7 +427,9 @@ def _offer(
     if service.reservation == "first_visit":
         messages.append(m.text(_t("ibasho_first_visit")))
     if not slots:
-        messages.append(m.text(_no_slots_text(), [_list_action()]))
+        upcoming = next_session_text(service_id, now)
+        body = _no_slots_text() if upcoming is None else upcoming + "\n" + _t("next_session_ask")
+        messages.append(m.text(body, [_list_action()]))
         return BookingTurn(tuple(messages))
     if lead is not None:
         intro = lead
@@ -467,11 +470,39 @@ def _on_day(tap: _Tap) -> BookingTurn:
         choices = [_slot_action(s, move) for s in same_day[:room]]
         intro = _t("slots_on_date", date=slot_day(day))
         return BookingTurn((m.text(intro, [*choices, *tail]),))
-    if not slots:
-        return BookingTurn((m.text(_no_slots_text(), [_list_action()]),))
-    nearest = [_slot_action(s, move) for s in slots[:room]]
+    # A closed or full day: the open times nearest to it, before or after, so the resident
+    # stays in the flow (also while moving a booking) instead of being told there is none.
+    around = _nearest_to(tap.port.available_slots(service_id, tap.now, 200), day)
+    if not around:
+        return BookingTurn((m.text(_no_slots_text(), [_list_action(), *tail]),))
+    nearest = [_slot_action(s, move) for s in around[:room]]
     intro = _t("no_slots_on_date", date=slot_day(day))
     return BookingTurn((m.text(intro, [*nearest, *tail]),))
+
+
+def _nearest_to(slots: Sequence[SlotView], day: date) -> list[SlotView]:
+    """Open slots nearest to `day`: the first ones after it, then the nearest before it
+    (the resident asked for that time of the month), one slot per day so several days
+    are offered."""
+    by_day: dict[date, SlotView] = {}
+    for slot in slots:
+        by_day.setdefault(to_jst(slot.starts_at).date(), slot)
+    after = sorted((s for d, s in by_day.items() if d > day), key=lambda s: s.starts_at)
+    before = sorted(
+        (s for d, s in by_day.items() if d < day), key=lambda s: -s.starts_at.timestamp()
+    )
+    return [*after, *before]
+
+
+def next_session_text(service_id: str, now: datetime) -> str | None:
+    """「居場所プロジェクトの 次の回は 1月5日（火）15:00からです。」 for a monthly service
+    (from knowledge/, however far off), else None."""
+    settings = load_booking_settings()
+    service = settings.service(service_id)
+    upcoming = next_sessions(service, now, settings, 1)
+    if not upcoming:
+        return None
+    return _t("next_session", name=service.name, when=slot_when(upcoming[0]))
 
 
 def _request_key(slot_id: int, now: datetime) -> str:
@@ -751,6 +782,13 @@ def cancelled_messages(
 
 def already_cancelled_messages() -> list[Message]:
     return [m.text(_t("already_cancelled"), [_list_action()])]
+
+
+def stale_messages() -> list[Message]:
+    """An old button (a booking since cancelled or moved): where the resident is, and the
+    next steps (their bookings, a new booking)."""
+    book = m.postback(texts.label("booking_new"), _data(""))
+    return [m.text(texts.text("stale.tap"), [_list_action(), book])]
 
 
 def not_found_messages() -> list[Message]:

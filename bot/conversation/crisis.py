@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.conversation import messages, texts
@@ -92,6 +93,145 @@ def _rank(line: CrisisLine, topics: Sequence[str], now: datetime) -> tuple[int, 
 
 def _line_text(line: CrisisLine) -> str:
     return texts.text("crisis.line", name=line.name, number=line.number, hours=line.hours_text)
+
+
+@dataclass(frozen=True, slots=True)
+class Danger:
+    """What the first lines of a crisis answer must say (from triage's `risk`)."""
+
+    #: "119" / "110" to put on the very first line, or None when danger is not now.
+    call: str | None = None
+    #: The risk kind: self, violence, child, elder, welfare_check, other_person.
+    kind: str = "self"
+    #: The writer reports someone else (family, neighbour, friend).
+    reporter: bool = False
+
+
+#: Topics of the 24-hour lines for each kind of risk (knowledge/data/crisis_lines.yaml).
+KIND_TOPICS: dict[str, tuple[str, ...]] = {
+    "self": ("suicide", "mental"),
+    "violence": ("dv", "abuse"),
+    "child": ("abuse", "child"),
+    "elder": ("general",),
+    "welfare_check": ("general",),
+    "other_person": ("suicide", "general"),
+}
+
+
+def danger_of(
+    analysis_risk: object,
+    reporter: str,
+    signals: Sequence[str] = (),
+    *,
+    force_now: bool = False,
+) -> Danger:
+    """The danger a crisis answer speaks to. `force_now`: crisis mode saw a new plan or
+    method after an earlier crisis turn, which makes it danger now. Without a `risk` (an
+    analysis from an older triage), the signals decide as before: 119 for an overdose or
+    self-harm, 110 for violence."""
+    kind = str(getattr(analysis_risk, "kind", "self") or "self")
+    call = getattr(analysis_risk, "call", None)
+    if analysis_risk is None:
+        line = emergency_line(signals)
+        call = line.number if line is not None else None
+        if any(s == "violence_now" for s in active_signals(signals)):
+            kind = "violence"
+    if force_now and call is None:
+        call = "110" if kind in ("violence", "child", "elder", "welfare_check") else "119"
+    return Danger(
+        call=call if isinstance(call, str) else None,
+        kind=kind,
+        reporter=reporter in ("family", "third_party") or kind not in ("self", "violence"),
+    )
+
+
+def first_lines(danger: Danger) -> list[str]:
+    """The emergency line first (issue 9): 119 for an act done or an injury, 110 for
+    violence or someone in danger now; a welfare check names both."""
+    if danger.call is None:
+        return []
+    if danger.kind == "welfare_check":
+        lines = [texts.text("crisis.call_welfare")]
+    else:
+        lines = [texts.text("crisis.call_119" if danger.call == "119" else "crisis.call_110")]
+    if danger.kind == "other_person":
+        lines.append(texts.text("crisis.stay_with"))
+    return lines
+
+
+def safeguarding_line(kind: str, now: datetime) -> str | None:
+    """For a child: 189 (児童相談所 虐待対応ダイヤル); for an older person: the 地域包括
+    支援センター (no phone in the seeds: where to ask); for a welfare check: the desk."""
+    desk = get_window("general_desk")
+    phone = desk.phone.value if desk.phone else ""
+    if kind == "child":
+        line = abuse_line(now)
+        if line is not None:
+            return texts.text(
+                "crisis.child_line", name=line.name, number=line.number, hours=line.hours_text
+            )
+    if kind == "elder":
+        window = get_window("elderly_care")
+        return texts.text(
+            "crisis.elder_line", window=window.short_name, desk=desk.short_name, phone=phone
+        )
+    if kind == "welfare_check":
+        return texts.text("crisis.welfare_next", desk=desk.short_name, phone=phone)
+    return None
+
+
+#: The 児童相談所 dial first, for an adult or a child worried about a child.
+_ABUSE_LINE_ID = "jidou_189"
+
+
+def abuse_line(now: datetime) -> CrisisLine | None:
+    lines = lines_for(["abuse"], now, limit=5)
+    preferred = [line for line in lines if line.id == _ABUSE_LINE_ID]
+    return next(iter(preferred or [line for line in lines if line.always_open]), None)
+
+
+def risk_message(
+    danger: Danger,
+    signals: Sequence[str],
+    window_ids: Sequence[str],
+    now: datetime,
+    actions: Sequence[messages.Json],
+) -> messages.Json:
+    """The crisis answer for a risk from triage: the emergency number on the first line
+    when danger is now, then the safeguarding line (189, 地域包括), the 24-hour lines, who
+    will read it and when, and the offer of a person."""
+    parts = first_lines(danger)
+    parts.append(texts.text("crisis.reporter_opening" if danger.reporter else "crisis.opening"))
+    guard = safeguarding_line(danger.kind, now)
+    if guard is not None:
+        parts.append(guard)
+    skip = {"119", "110", "189"}
+    topics = [*KIND_TOPICS.get(danger.kind, ()), *topics_for(signals, window_ids)]
+    topics = list(dict.fromkeys(topics))
+    candidates = [line for line in lines_for(topics, now, limit=20) if line.number not in skip]
+    lines = sorted(candidates, key=lambda line: _rank(line, topics, now))[:_LIMIT]
+    return messages.text("\n\n".join([*parts, *_closing(lines, now)]), actions)
+
+
+def _closing(lines: Sequence[CrisisLine], now: datetime) -> list[str]:
+    desk = get_window("general_desk")
+    body = [_line_text(line) for line in lines]
+    reopen = desk_next_opening(now)
+    if reopen is None and desk.phone is not None:
+        body.append(texts.text("crisis.desk_open", desk=desk.short_name, phone=desk.phone.value))
+    parts = ["\n".join(body)]
+    if reopen is None:
+        parts.append(texts.text("crisis.staff_open", desk=desk.short_name))
+    else:
+        parts.append(texts.text("crisis.staff_closed", when=reopen))
+    parts.append(texts.text("crisis.offer"))
+    return parts
+
+
+def crisis_mode_line(now: datetime) -> str:
+    """The 24-hour line every answer carries while the conversation is in crisis mode."""
+    line = always_open_line(["suicide", "mental"], now)
+    return texts.text("crisis.mode_line", name=line.name, number=line.number)
 
 
 def crisis_message(

@@ -19,12 +19,25 @@ import logging
 import traceback
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import triage
-from bot.conversation import booking, cards, crisis, events, messages, postback, texts
+from bot.conversation import (
+    booking,
+    calm,
+    cards,
+    crisis,
+    direct,
+    english,
+    events,
+    followup,
+    messages,
+    postback,
+    requests,
+    texts,
+)
 from bot.conversation.effects import (
     CancelPending,
     ConsentRecord,
@@ -40,7 +53,7 @@ from bot.conversation.effects import (
 from bot.conversation.phone import normalise_phone
 from bot.conversation.state import State
 from bot.conversation.timefmt import desk_next_opening
-from knowledge.crisis_lines import CrisisLine, lines_for
+from knowledge.crisis_lines import lines_for
 from knowledge.menu import load_menu
 from knowledge.windows import Window
 from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis
@@ -53,8 +66,6 @@ Json = dict[str, Any]
 #: clarifying questions) and a handoff stays marked crisis.
 CRISIS_MEMORY = timedelta(hours=24)
 MAX_WINDOWS_SHOWN = 3
-#: Only words that weighed this much in the triage are quoted back as "why".
-_WORD_WEIGHT = 0.5
 CONTACT_TIME_MAX = 60
 
 _ERASE = frozenset({"削除", "削除して", "削除する", "削除したい", "削除してください", "データ削除"})
@@ -75,6 +86,9 @@ class Context:
     analyse: Callable[[str], Analysis] = triage.analyse
     staff_active: bool = False
     booking: booking.BookingPort | None = None
+    #: Staff still have an urgent (crisis) case of this resident open: crisis mode goes on
+    #: past its day until they close it.
+    urgent_case_open: bool = False
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
@@ -162,14 +176,19 @@ def step_strict(state: State, event: events.Event, ctx: Context) -> Step:
     """`step` without the safety net (tests use it to see real errors)."""
     if not ctx.staff_active and state.staff_notice_shown:
         state = state.evolve(staff_notice_shown=False)
+    # The cards the last answer showed: only the answer right after it may read them (a
+    # follow-up, never the same cards twice in a row); every step starts without them.
+    previous = state.shown
+    state = state.evolve(shown=())
     if isinstance(event, events.Follow):
         return _follow()
     if isinstance(event, events.Unfollow):
         return Step(State(), [], (CancelPending(),))
     if isinstance(event, events.Text):
-        return _on_text(state, event.text, ctx)
+        return _in_mode(state, _on_text(state, event.text, ctx, previous), ctx)
     if isinstance(event, events.Postback):
-        return _on_postback(state, booking.with_picked_date(event.data, event.params), ctx)
+        data = booking.with_picked_date(event.data, event.params)
+        return _in_mode(state, _on_postback(state, data, ctx), ctx)
     if isinstance(event, events.Media):
         return Step(state, [messages.text(texts.text("media.text"), _start_actions())])
     if isinstance(event, events.Location):
@@ -178,6 +197,21 @@ def step_strict(state: State, event: events.Event, ctx: Context) -> Step:
         # No answer (a reply to a message they took back would be odd); just forget it.
         return Step(state, [], (EraseMessage(event.message_id),))
     return Step(state)  # events.Other: nothing to say
+
+
+def _crisis_mode(state: State, ctx: Context) -> bool:
+    """At least a day after a crisis turn, and while staff keep the urgent case open."""
+    return _recent_crisis(state, ctx.now) or ctx.urgent_case_open
+
+
+def _in_mode(before: State, step: Step, ctx: Context) -> Step:
+    """Crisis mode's net (bot.conversation.calm) under every answer that is not itself a
+    crisis turn: no booking, no menu, a 24-hour line in every answer."""
+    if step.urgent or not (_crisis_mode(before, ctx) or _crisis_mode(step.state, ctx)):
+        return step
+    if not step.replies:
+        return step
+    return replace(step, replies=calm.calm(step.replies, ctx.now, _staff_action()))
 
 
 def _fallback(state: State, ctx: Context) -> Step:
@@ -227,7 +261,7 @@ def _command(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().rstrip(_TRAILING).replace(" ", "")
 
 
-def _on_text(state: State, text: str, ctx: Context) -> Step:
+def _on_text(state: State, text: str, ctx: Context, previous: tuple[str, ...] = ()) -> Step:
     command = _command(text)
     phone = normalise_phone(text) if state.phase in ("contact_phone", "contact_method") else None
     if phone is not None:
@@ -245,16 +279,28 @@ def _on_text(state: State, text: str, ctx: Context) -> Step:
         return _fallback(state, ctx)
     if analysis.urgency == "crisis":
         return _crisis(state, analysis, ctx)
-    step = _text_by_phase(state, command, text, analysis, ctx)
+    if state.phase == "direct_question":
+        answer = direct.read_answer(text)
+        if answer is not None:
+            return replace(_direct_answered(state, answer, ctx), analysis=analysis)
+    step = _text_by_phase(state, command, text, analysis, ctx, previous)
     return Step(step.state, step.replies, step.effects, step.urgent, analysis)
 
 
-def _text_by_phase(state: State, command: str, text: str, analysis: Analysis, ctx: Context) -> Step:
-    if command in _ERASE:
+def _text_by_phase(
+    state: State,
+    command: str,
+    text: str,
+    analysis: Analysis,
+    ctx: Context,
+    previous: tuple[str, ...] = (),
+) -> Step:
+    request = requests.typed_request(text)
+    if command in _ERASE or request == "erase":
         return _erase_confirm(state)
     if command in _WITHDRAW:
         return _withdraw(state)
-    if command in _MENU:
+    if command in _MENU or request == "menu":
         return _menu(state)
     phase = state.phase
     if phase == "erase_confirm" and (command in _YES or command in _NO):
@@ -270,22 +316,100 @@ def _text_by_phase(state: State, command: str, text: str, analysis: Analysis, ct
             return Step(state.evolve(phase="idle"))
         notice = messages.text(texts.text("staff.reading"))
         return Step(state.evolve(phase="idle", staff_notice_shown=True), [notice])
+    # A typed request works like its button (README: 「相談員に連絡してほしい」).
+    if request == "staff":
+        return _pb_staff(state, {}, ctx)
+    if _crisis_mode(state, ctx) and booking.handle_text_step(state, text, ctx) is not None:
+        return _booking_in_crisis_mode(state, ctx)
     booked = booking.handle_text_step(state, text, ctx)
     if booked is not None:
         return booked
+    if request == "greeting":
+        return _greeting(state, analysis)
+    if analysis.lang == "en":
+        return english.answer(state, analysis, ctx)
+    if previous and _follows_up(analysis, previous):
+        return _follow_up(state, text, previous, ctx)
     return _route(state, analysis, ctx)
 
 
+#: The start points a greeting offers: the most common worries, not every category.
+_GREETING_POINTS = ("money", "housing", "family", "feelings")
+
+
+def _greeting(state: State, analysis: Analysis) -> Step:
+    points = [p for p in load_menu().start_points if p.id in _GREETING_POINTS]
+    actions = [_pb(f"start_{p.id}", "start", k=p.id) for p in points]
+    return Step(
+        state.evolve(phase="idle"),
+        [messages.text(texts.text("greeting.welcome"), [*actions, _staff_action()])],
+    )
+
+
+def _follows_up(analysis: Analysis, previous: tuple[str, ...]) -> bool:
+    """Right after a window answer: a message that names no other worry (vague, or the same
+    windows again) is about what was just shown."""
+    if analysis.urgency != "normal":
+        return False  # crisis and concern keep their own paths (a check-in, a 24-hour line)
+    ids = [w for w in analysis.window_ids if w != OUT_OF_SCOPE]
+    return analysis.clarify or not ids or analysis.primary in previous
+
+
+def _follow_up(state: State, text: str, previous: tuple[str, ...], ctx: Context) -> Step:
+    shown = cards.known_windows(previous)
+    places = [w for w in shown if w.kind == "place"]
+    actions = [_staff_action()]
+    for window in shown:
+        book = booking.book_action(window, ctx)
+        if book is not None:
+            actions.append(book)
+            break
+    actions += [_pb("other", "other"), _pb("menu", "menu")]
+    if places and followup.worried_about_going(text):
+        body = followup.first_visit_text(places[0])
+        line = _next_session_line(places[0], ctx)
+        if line:
+            body += "\n" + line
+    else:
+        body = followup.same_topic_text(shown)
+    return Step(state.evolve(phase="idle"), [messages.text(body, actions)])
+
+
+def _next_session_line(window: Window, ctx: Context) -> str | None:
+    """「居場所プロジェクトの 次の回は 1月5日（火）15:00からです。予約は…」 for a monthly
+    session, whatever the date (knowledge/), with how to reserve it."""
+    service = booking.service_for_window(window.id)
+    if service is None:
+        return None
+    line = booking.next_session_text(service, ctx.now)
+    if line is None:
+        return None
+    if booking.book_action(window, ctx) is not None:
+        how = texts.text("answer.next_session_book")
+    else:
+        desk = cards.desk()
+        how = texts.text(
+            "answer.next_session_ask",
+            desk=desk.short_name,
+            phone=desk.phone.value if desk.phone else "",
+        )
+    return texts.text("answer.next_session", line=line, book=how)
+
+
 def _recent_crisis(state: State, now: datetime) -> bool:
-    if not state.crisis_at:
+    return _within(state.crisis_at, now, CRISIS_MEMORY)
+
+
+def _within(iso: str | None, now: datetime, span: timedelta) -> bool:
+    if not iso:
         return False
     try:
-        at = datetime.fromisoformat(state.crisis_at)
+        at = datetime.fromisoformat(iso)
     except ValueError:
         return False
     if at.tzinfo is None:
         return False
-    return now - at < CRISIS_MEMORY
+    return now - at < span
 
 
 def _summary(analysis: Analysis) -> dict[str, Any]:
@@ -299,6 +423,11 @@ def _route(state: State, analysis: Analysis, ctx: Context) -> Step:
     remembered = state.evolve(
         urgency=analysis.urgency, reporter=analysis.reporter, summary=_summary(analysis)
     )
+    if analysis.urgency == "concern" and not _crisis_mode(state, ctx):
+        if analysis.risk is not None and analysis.risk.kind != "self":
+            return _safeguarding_concern(remembered, analysis, ids or [GENERAL_DESK], ctx)
+        if not _asked_recently(state, ctx.now):
+            return _ask_direct(remembered, analysis, ids or [GENERAL_DESK], ctx)
     if analysis.clarify:
         if state.phase == "clarify" or _recent_crisis(state, ctx.now):
             return _answer(
@@ -317,7 +446,115 @@ def _route(state: State, analysis: Analysis, ctx: Context) -> Step:
         ctx,
         analysis=analysis,
         concern=analysis.urgency == "concern",
+        calm_mode=_crisis_mode(state, ctx),
     )
+
+
+# --- the direct question (bot.conversation.direct) ------------------------------------------
+
+#: Once answered, the direct question is not asked again for this long.
+DIRECT_QUESTION_MEMORY = timedelta(hours=24)
+
+
+def _asked_recently(state: State, now: datetime) -> bool:
+    return _within(state.direct_asked_at, now, DIRECT_QUESTION_MEMORY)
+
+
+def _ask_direct(state: State, analysis: Analysis, window_ids: Sequence[str], ctx: Context) -> Step:
+    """Distress without a stated wish to die: ask, gently and concretely (MHLW SNS相談)."""
+    about_other = analysis.reporter in ("family", "third_party")
+    actions = [
+        _pb("dq_yes", "dq", v="yes"),
+        _pb("dq_no", "dq", v="no"),
+        _pb("dq_unsure", "dq", v="unsure"),
+    ]
+    question = texts.text("direct.ask_other" if about_other else "direct.ask")
+    asked = state.evolve(
+        phase="direct_question",
+        windows=tuple(window_ids),
+        direct_asked_at=ctx.now.isoformat(),
+    )
+    return Step(asked, [messages.text(question, actions)])
+
+
+def _pb_direct(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
+    value = fields.get("v")
+    if value not in ("yes", "no", "unsure"):
+        return None
+    answer: direct.Answer = "yes" if value == "yes" else "no" if value == "no" else "unsure"
+    return _direct_answered(state, answer, ctx)
+
+
+def _direct_answered(state: State, answer: direct.Answer, ctx: Context) -> Step:
+    windows = state.windows or (GENERAL_DESK,)
+    about_other = state.reporter in ("family", "third_party")
+    if answer == "no":
+        return _answer(
+            state.evolve(phase="idle"),
+            windows,
+            state.reporter,
+            ctx,
+            lead=texts.text("direct.said_no"),
+            concern=True,
+        )
+    # はい or うまく言えない: the crisis path, whatever the consent (staff alerted).
+    danger = crisis.Danger(kind="other_person" if about_other else "self", reporter=about_other)
+    signals = ("direct_question:" + answer,)
+    first = crisis.risk_message(danger, signals, windows, ctx.now, [_staff_action()])
+    if answer == "unsure":
+        first = dict(first, text=texts.text("direct.unsure") + "\n" + first["text"])
+    summary = {**state.summary, "direct_question": answer}
+    new_state = state.evolve(
+        phase="idle", urgency="crisis", summary=summary, crisis_at=ctx.now.isoformat()
+    )
+    return Step(new_state, [first], (MarkUrgent(signals=signals, summary=summary),), True)
+
+
+def _safeguarding_concern(
+    state: State, analysis: Analysis, window_ids: Sequence[str], ctx: Context
+) -> Step:
+    """A suspected (not ongoing) harm to a child or an older person, or someone not seen:
+    the line for it first (189, 地域包括, the desk; 110 if it becomes now), then the window —
+    never a booking button."""
+    kind = analysis.risk.kind if analysis.risk is not None else "self"
+    extra = _safeguard_text(kind, ctx.now)
+    step = _answer(
+        state, window_ids, analysis.reporter, ctx, analysis=analysis, extra=extra, calm_mode=True
+    )
+    return replace(step, replies=calm.without_booking(step.replies))
+
+
+def _safeguard_text(kind: str, now: datetime) -> str | None:
+    desk = cards.desk()
+    phone = desk.phone.value if desk.phone else ""
+    if kind == "child":
+        line = crisis.abuse_line(now)
+        if line is None:
+            return None
+        return texts.text(
+            "safeguard.child", name=line.name, number=line.number, hours=line.hours_text
+        )
+    if kind == "elder":
+        window = cards.known_windows(["elderly_care"])
+        name = window[0].short_name if window else desk.short_name
+        return texts.text("safeguard.elder", window=name, desk=desk.short_name, phone=phone)
+    if kind == "welfare_check":
+        return texts.text("safeguard.welfare", desk=desk.short_name, phone=phone)
+    if kind == "violence":
+        lines = [line for line in lines_for(["dv"], now, limit=5) if line.always_open]
+        if not lines:
+            return None
+        line = lines[0]
+        return texts.text(
+            "safeguard.violence", name=line.name, number=line.number, hours=line.hours_text
+        )
+    return None
+
+
+def _booking_in_crisis_mode(state: State, ctx: Context) -> Step:
+    """A booking asked for in crisis mode: a person decides it with them (no slot list)."""
+    body = texts.text("crisis.mode_booking") + "\n\n" + crisis.crisis_mode_line(ctx.now)
+    return Step(state.evolve(phase="idle"), [messages.text(body, [_staff_action()])])
 
 
 def _clarify(state: State, analysis: Analysis, ctx: Context) -> Step:
@@ -353,22 +590,6 @@ def _ack(reporter: str, concern: bool) -> str:
     return texts.text("answer.ack_self")
 
 
-def _words(analysis: Analysis | None, shown: Sequence[Window]) -> list[str]:
-    """The resident's own words that pointed to these windows (short ones, at most 3)."""
-    if analysis is None:
-        return []
-    ids = {w.id for w in shown}
-    words: list[str] = []
-    strong = [e for e in analysis.evidence if e.weight >= _WORD_WEIGHT]
-    for evidence in sorted(strong, key=lambda e: -e.weight):
-        # The lexicon term reads naturally (部屋から出てこない); `matched` is the normalised
-        # lemma run (部屋出こない), which would look garbled to the resident.
-        word = (evidence.matched if evidence.via == "surface" else evidence.term).strip()
-        if evidence.window in ids and 0 < len(word) <= 12 and word not in words:
-            words.append(word)
-    return words[:3]
-
-
 def _needs(shown: Sequence[Window]) -> int:
     """How many different needs these windows answer: the front door's services count as one,
     and the 福祉総合相談窓口 itself (everyone's fallback) as none."""
@@ -386,22 +607,38 @@ def _answer(
     lead: str | None = None,
     concern: bool = False,
     extra: str | None = None,
+    calm_mode: bool = False,
 ) -> Step:
-    """Ack + why, the window cards, and the next steps (or a check-in when `concern`)."""
+    """Ack + why, the window cards, and the next steps (or a check-in when `concern`).
+    `calm_mode` (crisis mode, safeguarding): no booking, a person and a 24-hour line."""
     shown = cards.known_windows(window_ids)[:MAX_WINDOWS_SHOWN] or [cards.desk()]
     lines = [_ack(reporter, concern)]
     if lead:
         lines.append(lead)
     else:
-        words = _words(analysis, shown)
-        if words:
-            lines.append(texts.text("answer.why_words", words="」「".join(words)))
-        else:
-            lines.append(texts.text("answer.why_plain"))
+        # Never quote the resident's words back as fragments (「『いばしょ』という お話から」).
+        lines.append(texts.text("answer.why_plain"))
         if _needs(shown) > 1:
             lines.append(texts.text("answer.why_many"))
     if extra:
         lines.append(extra)
+    if calm_mode:
+        replies = [
+            messages.text("\n".join(lines)),
+            cards.cards_message(shown),
+            messages.text(
+                texts.text("crisis.mode_next") + "\n\n" + crisis.crisis_mode_line(ctx.now),
+                [_staff_action()],
+            ),
+        ]
+        new_state = state.evolve(
+            phase="idle", windows=tuple(w.id for w in shown), reporter=reporter or state.reporter
+        )
+        return Step(new_state, calm.without_booking(replies))
+    for window in shown:
+        line = _next_session_line(window, ctx)
+        if line:
+            lines.append(line)
     actions = _next_actions(shown, ctx)
     replies = [
         messages.text("\n".join(lines)),
@@ -413,7 +650,10 @@ def _answer(
     else:
         replies.append(messages.text(_next_text(shown), actions))
     new_state = state.evolve(
-        phase="idle", windows=tuple(w.id for w in shown), reporter=reporter or state.reporter
+        phase="idle",
+        windows=tuple(w.id for w in shown),
+        reporter=reporter or state.reporter,
+        shown=tuple(w.id for w in shown),
     )
     return Step(new_state, replies)
 
@@ -428,15 +668,27 @@ def _next_text(shown: Sequence[Window]) -> str:
 # --- crisis --------------------------------------------------------------------------------
 
 
+#: Axes that, in crisis mode, make a new message danger now (a plan or a method after an
+#: earlier crisis turn: DESIGN.md "The conversation remembers").
+_ESCALATING = frozenset({"plan", "method", "timing", "act", "preparation"})
+
+
 def _crisis(state: State, analysis: Analysis, ctx: Context) -> Step:
     """The crisis policy (module docstring of bot.conversation.crisis)."""
     ids = list(analysis.window_ids)
-    first = crisis.crisis_message(analysis.crisis_signals, ids, ctx.now, [_staff_action()])
+    frames = set(analysis.risk.frames) if analysis.risk is not None else set()
+    escalate = _crisis_mode(state, ctx) and bool(frames & _ESCALATING)
+    danger = crisis.danger_of(
+        analysis.risk, analysis.reporter, analysis.crisis_signals, force_now=escalate
+    )
+    first = crisis.risk_message(danger, analysis.crisis_signals, ids, ctx.now, [_staff_action()])
     replies = [first]
     routine = [w for w in cards.known_windows(ids) if w.id not in (GENERAL_DESK, OUT_OF_SCOPE)][:2]
     if routine:
+        # The routine window (rent, a child's school) follows — never with a booking.
         replies.append(cards.cards_message(routine))
         replies.append(messages.text(texts.text("crisis.after_routine"), [_staff_action()]))
+    replies = calm.without_booking(replies)
     summary = _summary(analysis)
     new_state = state.evolve(
         phase="idle",
@@ -455,14 +707,16 @@ def _crisis(state: State, analysis: Analysis, ctx: Context) -> Step:
 
 def _on_postback(state: State, data: str, ctx: Context) -> Step:
     fields = postback.decode(data)
-    if fields is None:
-        return _menu(state)
-    action = fields["a"]
-    handler = _POSTBACKS.get(action)
-    if handler is None:
-        return _menu(state)
-    result = handler(state, fields, ctx)
-    return result if result is not None else _menu(state)
+    handler = _POSTBACKS.get(fields["a"]) if fields is not None else None
+    result = handler(state, fields, ctx) if handler is not None and fields is not None else None
+    # A stale, expired or unknown tap is still answered: where the resident is, what next.
+    return result if result is not None else _stale(state)
+
+
+def _stale(state: State) -> Step:
+    actions = [_pb("booking_list", "book", o="list"), _staff_action(), *_start_actions()]
+    body = texts.text("stale.tap") + "\n\n" + texts.text("menu.ask")
+    return Step(state.evolve(phase="idle"), [messages.text(body, actions)])
 
 
 def _pb_start(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
@@ -533,7 +787,7 @@ def _pb_category(state: State, fields: dict[str, str], ctx: Context) -> Step | N
     reporter = category.reporter or _REPORTER_CODES.get(fields.get("r", "")) or "self"
     extra = None
     if key == "neighbour_child":
-        line = _abuse_line(ctx.now)
+        line = crisis.abuse_line(ctx.now)
         if line is not None:
             extra = texts.text(
                 "neighbour_child.danger_line",
@@ -543,16 +797,6 @@ def _pb_category(state: State, fields: dict[str, str], ctx: Context) -> Step | N
             )
     remembered = state.evolve(urgency="normal", summary={"category": key})
     return _answer(remembered, windows, reporter, ctx, extra=extra)
-
-
-#: For an adult worried about a child: the 児童相談所 dial (not the lines for children).
-_ABUSE_LINE_ID = "jidou_189"
-
-
-def _abuse_line(now: datetime) -> CrisisLine | None:
-    lines = lines_for(["abuse"], now, limit=5)
-    preferred = [line for line in lines if line.id == _ABUSE_LINE_ID]
-    return next(iter(preferred or [line for line in lines if line.always_open]), None)
 
 
 def _pb_ibasho(state: State, fields: dict[str, str], ctx: Context) -> Step:
@@ -581,6 +825,8 @@ def _pb_menu(state: State, fields: dict[str, str], ctx: Context) -> Step:
 def _pb_book(state: State, fields: dict[str, str], ctx: Context) -> Step | None:
     if ctx.booking is None:
         return None
+    if _crisis_mode(state, ctx):
+        return _booking_in_crisis_mode(state, ctx)
     return booking.handle(state, fields, ctx)
 
 
@@ -823,4 +1069,5 @@ _POSTBACKS: dict[str, Callable[[State, dict[str, str], Context], Step | None]] =
     "time": _pb_time,
     "withdraw": _pb_withdraw,
     "erase": _pb_erase,
+    "dq": _pb_direct,
 }

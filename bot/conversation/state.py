@@ -24,6 +24,7 @@ PHASES = frozenset(
         "contact_time",  # 平日午前 / 平日午後 / いつでも / 自由入力
         "contact_time_free",  # waiting for a typed time
         "erase_confirm",  # 「削除」 asked; waiting for はい / いいえ
+        "direct_question",  # asked whether they think of dying; waiting for the answer
     }
 )
 
@@ -37,8 +38,11 @@ class State:
     urgency: str = "normal"
     reporter: str = "unknown"
     summary: dict[str, Any] = field(default_factory=dict)
-    #: ISO time of the last crisis hit (the handoff stays urgent; no clarifying questions).
+    #: ISO time of the last crisis hit: crisis mode for at least a day (no booking, no menus,
+    #: a 24-hour line in every answer; the handoff stays urgent).
     crisis_at: str | None = None
+    #: ISO time the direct question (about wanting to die) was last asked.
+    direct_asked_at: str | None = None
     #: Consent on record as this conversation knows it (the database is the authority).
     consent_version: str | None = None
     consent_given_at: str | None = None
@@ -53,6 +57,11 @@ class State:
     #: The booking dialogue's own small state (bot.conversation.booking), e.g. waiting for
     #: a typed phone number.
     booking: dict[str, Any] = field(default_factory=dict)
+    #: The window cards the last answer showed (cleared by every next step): a follow-up
+    #: is answered in context and the same cards are never sent twice in a row.
+    shown: tuple[str, ...] = ()
+    #: The language the resident writes in ("ja", or "en" after a message in English).
+    lang: str = "ja"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +72,7 @@ class State:
             "reporter": self.reporter,
             "summary": dict(self.summary),
             "crisis_at": self.crisis_at,
+            "direct_asked_at": self.direct_asked_at,
             "consent_version": self.consent_version,
             "consent_given_at": self.consent_given_at,
             "consent_hash": self.consent_hash,
@@ -71,6 +81,8 @@ class State:
             "phone_attempts": self.phone_attempts,
             "staff_notice_shown": self.staff_notice_shown,
             "booking": dict(self.booking),
+            "shown": list(self.shown),
+            "lang": self.lang,
         }
 
     @classmethod
@@ -85,7 +97,7 @@ class State:
                 continue
             value = d[f.name]
             default = getattr(defaults, f.name)
-            if f.name == "windows":
+            if f.name in ("windows", "shown"):
                 if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
                     values[f.name] = tuple(value)
             elif f.name in ("summary", "booking"):
@@ -93,6 +105,9 @@ class State:
                     values[f.name] = value
             elif f.name == "phase":
                 if value in PHASES:
+                    values[f.name] = value
+            elif f.name == "lang":
+                if value in ("ja", "en"):
                     values[f.name] = value
             elif isinstance(default, bool):
                 if isinstance(value, bool):

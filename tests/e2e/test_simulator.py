@@ -137,3 +137,45 @@ def test_simulator_follow_rent_quick_reply_and_crisis(chromium: str, server: str
             assert errors == []
         finally:
             browser.close()
+
+
+def test_simulator_other_day_is_a_date_picker_not_a_prompt(chromium: str, server: str) -> None:
+    """Issue 10: ほかの日 opens a picker in the page (no browser prompt()); a closed day keeps
+    the resident in the booking flow with the nearest open days."""
+    from datetime import date, timedelta
+
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="ja-JP")
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(server + "/simulator")
+            page.locator("#start button").click()
+            expect(page.locator("#quick .chip", has_text="お金・仕事")).to_be_visible()
+            page.fill("#input", "予約したい")
+            page.click("#send")
+            page.locator("#quick .chip", has_text="相談").first.click(timeout=15_000)
+            other = page.locator("#quick .chip", has_text="ほかの日")
+            expect(other).to_be_visible(timeout=15_000)
+            other.click()
+            picker = page.locator("#quick input#picker[type=date]")
+            expect(picker).to_be_visible()
+            low = date.fromisoformat(picker.get_attribute("min") or "")
+            high = date.fromisoformat(picker.get_attribute("max") or "")
+            saturday = low + timedelta(days=(5 - low.weekday()) % 7)
+            assert low <= saturday <= high
+            picker.fill(saturday.isoformat())
+            page.locator("#picker-ok").click()
+            bot = page.locator(".row.bot")
+            expect(bot.filter(has_text="空きがありません")).to_have_count(1, timeout=15_000)
+            # Still in the flow: the nearest open days, and ほかの日 again.
+            expect(page.locator("#quick .chip", has_text="ほかの日")).to_be_visible()
+            assert page.locator("#quick .chip").count() >= 3
+            assert dialogs == [] and errors == []
+        finally:
+            browser.close()

@@ -216,7 +216,6 @@ def test_japanese_phone_numbers_are_accepted(typed: str, normalised: str) -> Non
         "042-386-02955",
         "1-2-3",
         "電話して",
-        "090-1234-5678 夜に",
         "0" * 41,
         "110",
         "0020-1234-5678",
@@ -267,3 +266,21 @@ def test_no_window_fact_is_written_in_texts_yaml() -> None:
     source = texts.path_of().read_text(encoding="utf-8")
     assert "042-386-0295" not in source and "0120" not in source
     assert "8時30分から" not in source
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        # Issue 10: numbers as people type them — spaces, full-width digits, words around.
+        ("080 9876 5432 です。夕方なら出られます", "080-9876-5432"),
+        ("090-1234-5678 夜に", "090-1234-5678"),
+        ("電話番号は０９０ー１２３４ー５６７８です", "090-1234-5678"),
+        ("番号は 042-386-0295 でお願いします", "042-386-0295"),
+    ],
+)
+def test_a_number_with_words_around_it_is_read(typed: str, expected: str) -> None:
+    assert normalise_phone(typed) == expected
+
+
+def test_two_numbers_in_one_message_are_not_guessed() -> None:
+    assert normalise_phone("090 1234 5678 か 080 1111 2222") is None

@@ -21,6 +21,7 @@ from tests.unit.test_conversation_flow import (
     flex_windows,
     labels,
     say,
+    tap,
     texts_of,
 )
 
@@ -144,12 +145,16 @@ def test_after_a_crisis_an_unclear_message_gets_the_desk_not_a_question() -> Non
 
 @pytest.mark.parametrize("now", [NIGHT, OFFICE])
 def test_concern_gets_a_gentle_check_in_with_a_24_hour_line(now: datetime) -> None:
-    result = say(
+    # Issue 9: distress without a stated wish to die is first asked the direct question;
+    # いいえ brings the window with the gentle check-in and its 24-hour line.
+    asked = say(
         State(),
         "病気で休職して毎日泣いてる",
         analysis("self_reliance", urgency="concern"),
         now=now,
     )
+    assert labels(asked.replies[-1]) == ["はい", "いいえ", "うまく言えない"]
+    result = tap(asked.state, "a=dq&v=no", now=now)
     assert not result.urgent and result.effects == ()
     assert problems(result.replies) == [] and has_next_step(result.replies[-1])
     assert texts_of(result)[0].startswith("つらい 思いを されているのですね")

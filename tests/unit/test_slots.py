@@ -22,6 +22,7 @@ from knowledge.booking import (
     first_bookable_date,
     generate_slots,
     load_booking_settings,
+    next_sessions,
     read_booking_settings,
 )
 from knowledge.calendar import JST, is_business_day, is_closed_day, nth_weekday_of_month
@@ -123,10 +124,13 @@ def test_horizon_is_28_days_from_today_in_jst() -> None:
 
 def test_ibasho_is_first_tuesday_at_1500_and_family_second_tuesday_at_1000() -> None:
     now = jst(2026, 11, 27, 10, 0)
-    (ibasho,) = generate_slots("ibasho", now)
-    (family,) = generate_slots("family_gathering", now)
+    # Issue 10: a monthly session is bookable two sessions ahead (beyond the 28 days).
+    ibasho, ibasho_next = generate_slots("ibasho", now)
+    family, family_next = generate_slots("family_gathering", now)
     assert local(ibasho)[0] == jst(2026, 12, 1, 15, 0)
     assert local(family)[0] == jst(2026, 12, 8, 10, 0)
+    assert local(ibasho_next)[0] == jst(2027, 1, 5, 15, 0)
+    assert local(family_next)[0] == jst(2027, 1, 12, 10, 0)
     assert ibasho.capacity == load_booking_settings().service("ibasho").capacity
     assert local(ibasho)[1] > local(ibasho)[0]
 
@@ -139,7 +143,11 @@ def test_session_on_a_closed_day_is_not_offered() -> None:
     s = dataclasses.replace(
         load_booking_settings(), extra_closure_dates=frozenset({date(2026, 12, 8)})
     )
-    assert generate_slots("family_gathering", jst(2026, 11, 27, 10, 0), s) == []
+    days = {
+        local(x)[0].date() for x in generate_slots("family_gathering", jst(2026, 11, 27, 10), s)
+    }
+    assert date(2026, 12, 8) not in days
+    assert days == {date(2027, 1, 12), date(2027, 2, 9)}  # still the next two sessions
 
 
 def test_extra_closure_dates_remove_consultations() -> None:
@@ -248,8 +256,15 @@ def test_session_properties(now: datetime, notice: int) -> None:
             assert start.time() == at
             assert end > start
             assert not is_closed_day(day)
-            assert first_bookable_date(now, s) <= day <= today + timedelta(days=28)
+            # Within 28 days, or one of the next two sessions (issue 10).
+            upcoming = next_sessions(s.service(service_id), now, s, 2)
+            within = day <= today + timedelta(days=28)
+            assert first_bookable_date(now, s) <= day
+            assert within or slot.starts_at in upcoming
             assert slot.starts_at > now
+        # Always at least the next two sessions (issue 10): never out of reach.
+        offered = [x.starts_at for x in generate_slots(service_id, now, s)]
+        assert offered[:2] == next_sessions(s.service(service_id), now, s, 2)
 
 
 @settings(max_examples=100, deadline=None)
@@ -258,9 +273,12 @@ def test_every_open_session_day_in_range_is_offered(now: datetime) -> None:
     s = load_booking_settings()
     earliest = first_bookable_date(now, s)
     last = now.astimezone(JST).date() + timedelta(days=s.horizon_days)
+    # Issue 10: the horizon of a monthly session reaches at least its next two sessions.
+    two = next_sessions(s.service("ibasho"), now, s, 2)
+    last = max(last, *(x.astimezone(JST).date() for x in two))
     offered = {local(x)[0].date() for x in generate_slots("ibasho", now, s)}
     expected = set()
-    for offset in range(-1, 3):
+    for offset in range(-1, 6):
         month = (earliest.replace(day=1) + timedelta(days=32 * offset)).replace(day=1)
         day = nth_weekday_of_month(month.year, month.month, TUESDAY, 1)
         if earliest <= day <= last and not is_closed_day(day):

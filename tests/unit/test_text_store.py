@@ -103,7 +103,8 @@ def test_resident_words_live_only_in_the_store() -> None:
     assert areas == [texts.label(f"richmenu_{item.key}") for item in richmenu.ITEMS]
     assert richmenu.definition()["chatBarText"] == texts.label("richmenu_chat_bar")
     assert not (ROOT / "bot" / "conversation" / "booking_texts.yaml").exists()
-    assert sorted(p.name for p in texts.path_of().parent.glob("*.yaml")) == ["ja.yaml"]
+    # Issue 10 adds English in the same store (no second store anywhere).
+    assert sorted(p.name for p in texts.path_of().parent.glob("*.yaml")) == ["en.yaml", "ja.yaml"]
 
 
 def test_service_names_come_from_knowledge() -> None:

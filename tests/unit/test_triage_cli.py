@@ -36,7 +36,16 @@ def test_json_lines_in_json_lines_out() -> None:
     assert done.returncode == 0, done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert [o["id"] for o in out] == [1, "b", None]
-    assert list(out[0]) == ["id", "windows", "urgency", "risk", "reporter", "clarify", "evidence"]
+    assert list(out[0]) == [
+        "id",
+        "windows",
+        "urgency",
+        "risk",
+        "reporter",
+        "clarify",
+        "evidence",
+        "lang",
+    ]
     assert out[0]["urgency"] == "crisis"
     assert out[0]["windows"][0]["id"] == "housing_benefit"
     assert out[1]["windows"][0]["id"] == "out_of_scope"

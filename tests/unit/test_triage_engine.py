@@ -136,13 +136,23 @@ def test_evidence_names_words_windows_weights_and_how() -> None:
     result = analyse("介護保険の申請をしたい")
     evidence = [e for e in result.evidence if e.window == "elderly_care"]
     assert evidence
-    assert all(e.via in {"lemma", "reading", "surface", "fuzzy", "pattern"} for e in evidence)
+    assert all(
+        e.via in {"lemma", "reading", "surface", "fuzzy", "pattern", "example"} for e in evidence
+    )
     assert all(0.0 < e.weight <= 1.0 for e in evidence)
 
 
 def test_result_contract_is_json_and_stable() -> None:
     payload = analyse("家賃が払えなくて、もう消えたい").to_json()
-    assert list(payload) == ["windows", "urgency", "risk", "reporter", "clarify", "evidence"]
+    assert list(payload) == [
+        "windows",
+        "urgency",
+        "risk",
+        "reporter",
+        "clarify",
+        "evidence",
+        "lang",
+    ]
     assert payload["urgency"] in URGENCIES
     assert payload["reporter"] in REPORTERS
     # Issue 9: a crisis says what kind of risk it is and whether someone is in danger now.

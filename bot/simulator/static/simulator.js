@@ -168,15 +168,41 @@
       userBubble(action.text);
       send({ kind: "text", text: action.text });
     } else if (action.type === "datetimepicker") {
-      var picked = window.prompt("日付（YYYY-MM-DD）", action.initial || new Date().toISOString().slice(0, 10));
-      if (!picked) return;
-      quick.textContent = "";
-      var params = {};
-      params[action.mode === "datetime" ? "datetime" : action.mode || "date"] = picked;
-      send({ kind: "postback", data: action.data, params: params });
+      showPicker(action);
     } else if (action.type === "uri") {
       systemLine("（デモ）" + action.uri.replace(/^tel:/, "電話をかける: "));
     }
+  }
+
+  // LINE opens a date picker for a datetimepicker action; the simulator shows one in the
+  // quick-reply area: a real <input type="date"> bounded by the action's min and max.
+  function showPicker(action) {
+    quick.textContent = "";
+    var mode = action.mode === "datetime" ? "datetime-local" : action.mode === "time" ? "time" : "date";
+    var input = el("input", "picker");
+    input.type = mode;
+    input.id = "picker";
+    input.setAttribute("aria-label", action.label || "日付");
+    if (action.min) input.min = action.min;
+    if (action.max) input.max = action.max;
+    input.value = action.initial || action.min || "";
+    var ok = el("button", "chip", "この日にする");
+    ok.type = "button";
+    ok.id = "picker-ok";
+    ok.addEventListener("click", function () {
+      if (!input.value) return;
+      quick.textContent = "";
+      var params = {};
+      params[action.mode === "datetime" ? "datetime" : action.mode || "date"] = input.value;
+      userBubble(input.value);
+      send({ kind: "postback", data: action.data, params: params });
+    });
+    var back = el("button", "chip", "もどる");
+    back.type = "button";
+    back.addEventListener("click", function () { quick.textContent = ""; });
+    quick.appendChild(input);
+    quick.appendChild(ok);
+    quick.appendChild(back);
   }
 
   function send(body) {
