@@ -9,9 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bot.db import Database, create_scratch_postgres, drop_scratch_postgres
 from bot.migrate import upgrade
+
+# Hypothesis gives each example 200 ms of wall clock by default: on a busy machine that is
+# a timing test in disguise. Properties are about results; speed is measured in bench/.
+settings.register_profile("marugoto", deadline=None)
+settings.load_profile("marugoto")
 
 POSTGRES_SERVER = os.environ.get("MARUGOTO_TEST_POSTGRES", "").rstrip("/")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,3 +45,17 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every browser test carries the `e2e` marker (CI selects by it): a test under
+    tests/e2e/, or one that asks for the real Chromium, without it is a collection error."""
+    e2e = REPO_ROOT / "tests" / "e2e"
+    unmarked = [
+        item.nodeid
+        for item in items
+        if (item.path.is_relative_to(e2e) or "chromium" in getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("e2e") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"browser tests without the e2e marker: {', '.join(unmarked)}")

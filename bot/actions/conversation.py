@@ -17,6 +17,7 @@ from bot.actions import outbox, residents
 from bot.actions.effects import EffectContext, apply_effect
 from bot.actions.inbox import ClaimedEvent, finish, finish_many
 from bot.conversation.effects import Effect
+from bot.conversation.messages import MAX_MESSAGES
 from bot.db import insert_or_ignore, is_postgresql
 from bot.models.core import Message, Resident
 
@@ -141,7 +142,7 @@ def answer_after_failure(
         event,
         found.id if found else None,
         event.line_user_id,
-        replies[: outbox.MAX_MESSAGES],
+        replies[:MAX_MESSAGES],
         urgent,
     )
     return outbox.insert_rows(session, rows) > 0

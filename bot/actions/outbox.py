@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Integer, Table, Text, and_, bindparam, cast, 
 from sqlalchemy.orm import Session
 
 from bot.actions import audit
+from bot.conversation.messages import MAX_MESSAGES  # LINE: 5 message objects per request
 from bot.db import insert_or_ignore, is_postgresql, skip_locked
 from bot.models.base import utcnow
 from bot.models.core import Outbox, Resident
@@ -40,8 +41,6 @@ PRIORITY_BULK = 9
 REPLY_TOKEN_TTL = timedelta(seconds=50)
 #: A token that expires within this margin is not worth a reply attempt.
 REPLY_TOKEN_MARGIN = timedelta(seconds=2)
-#: LINE takes at most 5 message objects per request.
-MAX_MESSAGES = 5
 ORIGINS = frozenset({"bot", "staff", "reminder", "system"})
 
 Json = dict[str, Any]

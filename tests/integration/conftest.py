@@ -287,6 +287,26 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
     return predicate()
 
 
+def wait_outbox_settled(database: Database, timeout: float = 15.0) -> bool:
+    """True once no outbox row is pending or sending: whatever could go out has gone out
+    (or is dead or cancelled), so nothing more arrives at the fake LINE."""
+    return wait_until(
+        lambda: count(database, Outbox, Outbox.status.in_(("pending", "sending"))) == 0,
+        timeout,
+    )
+
+
+def wait_worker_round(service: Service, signer: SignedWebhook, timeout: float = 30.0) -> str:
+    """A signal that the worker and the sender have run past every event stored so far: a
+    new user's worry, sent now, is answered (claims take older events first). Returns that
+    user's id. Lets a test say "never answered" without sleeping and hoping."""
+    sentinel = signer.text("家賃が払えない")
+    user: str = sentinel["source"]["userId"]
+    assert service.send(sentinel).status_code == 200
+    assert service.fake.wait_for_messages(user, 1, timeout=timeout), "no worker round"
+    return user
+
+
 def wait_inbox_settled(database: Database, timeout: float = 15.0) -> bool:
     """True once no inbox row is pending or claimed."""
     return wait_until(

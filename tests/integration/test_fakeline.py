@@ -281,8 +281,7 @@ def test_reply_token_works_once(fake: FakeLine) -> None:
 
 def test_expired_and_rejected_reply_tokens(fake: FakeLine) -> None:
     to = user()
-    expired = fake.issue_reply_token(to, ttl_seconds=0.0)
-    time.sleep(0.01)
+    expired = fake.issue_reply_token(to, ttl_seconds=-1.0)  # expired a second ago
     result = with_client(fake.base_url, lambda c: c.reply(expired, [text("x")]))
     assert result.status == 400
     fake.reject_reply_tokens()

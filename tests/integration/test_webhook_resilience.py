@@ -25,6 +25,7 @@ from tests.integration.conftest import (
     count,
     new_user_id,
     wait_inbox_settled,
+    wait_outbox_settled,
     wait_until,
 )
 from tests.integration.test_worker_inbox import RecordingConversation
@@ -217,7 +218,7 @@ def test_h3_database_down_gives_503_and_redeliveries_are_processed_once_after(
             assert wait_inbox_settled(database, timeout=30)
             assert count(database, InboxEvent) == 6
             assert wait_until(lambda: len(service.fake.deliveries) == 6, 20)
-            time.sleep(0.3)
+            assert wait_outbox_settled(database)  # nothing left that could go out again
             users = [d.user_id for d in service.fake.deliveries]
             assert len(users) == len(set(users)) == 6
         finally:

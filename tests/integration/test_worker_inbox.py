@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from bot.actions.inbox import claim
 from bot.db import Database
+from bot.models.base import utcnow
 from bot.models.core import InboxEvent, Message, Outbox
 from bot.worker.inbox import CRASH_POINTS, InboxWorker
 from tests.integration.conftest import (
@@ -23,6 +24,7 @@ from tests.integration.conftest import (
     new_user_id,
     outbox_rows,
     wait_inbox_settled,
+    wait_outbox_settled,
     wait_until,
 )
 
@@ -200,7 +202,7 @@ def test_h1_worker_killed_at_each_step_answers_every_event_exactly_once(
     assert wait_inbox_settled(database, timeout=40)
     fake = survivor.fake
     assert wait_until(lambda: len(fake.deliveries) >= len(events), 30)
-    time.sleep(0.3)
+    assert wait_outbox_settled(database)  # nothing left that could go out again
     per_user: dict[str | None, int] = defaultdict(int)
     for delivery in fake.deliveries:
         per_user[delivery.user_id] += 1
@@ -224,7 +226,9 @@ def test_lease_lost_worker_writes_nothing(
     def take_over(at: str) -> None:
         # While the slow worker thinks, its lease runs out and another worker finishes.
         if at == "stepped":
-            time.sleep(0.3)
+            [claimed] = inbox_rows(database)
+            assert claimed.lease_until is not None
+            assert wait_until(lambda: utcnow() > claimed.lease_until, 10)
             assert other.run_once() == 1
 
     slow = InboxWorker(database, conversation=conversation, lease_seconds=0.2, crash=take_over)

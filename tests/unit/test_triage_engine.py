@@ -180,9 +180,9 @@ def test_empty_or_meaningless_input_still_gets_a_next_step(text: str) -> None:
 def test_adversarial_input_timing() -> None:
     default_engine()  # load outside the timed part
     for text in ("ああ" * 50000 + "!", "家賃が払えなくて困っています。" * 700, "し" * 10000):
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU of this thread: a busy machine does not count
         analyse(text)
-        assert time.perf_counter() - started < 1.0, len(text)
+        assert time.thread_time() - started < 1.0, len(text)
 
 
 @pytest.mark.parametrize(

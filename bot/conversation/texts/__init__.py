@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
+from bot.conversation.messages import LABEL_MAX
 from bot.conversation.texts.spec import (
     DEFAULT_LANGUAGE,
     FORBIDDEN,
-    LABEL_MAX,
     META_KEYS,
     TEXTS,
     labels,

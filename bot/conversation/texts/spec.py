@@ -15,8 +15,6 @@ from knowledge.menu import load_menu
 
 #: The reference language: the others must match its keys; answers use it by default.
 DEFAULT_LANGUAGE = "ja"
-#: LINE's limit for a button label.
-LABEL_MAX = 20
 #: Phrases that lecture or pressure (staff review rule), per language: refused anywhere in
 #: that language's file. A language file without an entry here is refused.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
@@ -193,7 +191,7 @@ TEXTS: dict[str, frozenset[str]] = _spec(
     }
 ) | {f"start.{point.id}": frozenset() for point in load_menu().start_points if point.flow is None}
 
-#: Button labels the code uses by name (labels.<name>, at most LABEL_MAX characters).
+#: Button labels the code uses by name (labels.<name>; at most messages.LABEL_MAX characters).
 FIXED_LABELS: tuple[str, ...] = (
     "staff",
     "ibasho",
