@@ -91,8 +91,10 @@ def _rank(line: CrisisLine, topics: Sequence[str], now: datetime) -> tuple[int, 
     return open_rank, night_rank, specific
 
 
-def _line_text(line: CrisisLine) -> str:
-    return texts.text("crisis.line", name=line.name, number=line.number, hours=line.hours_text)
+def _line_text(line: CrisisLine, lang: str = texts.DEFAULT_LANGUAGE) -> str:
+    return texts.text(
+        "crisis.line", lang=lang, name=line.name, number=line.number, hours=line.hours_text
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,21 +147,22 @@ def danger_of(
     )
 
 
-def first_lines(danger: Danger) -> list[str]:
+def first_lines(danger: Danger, lang: str = texts.DEFAULT_LANGUAGE) -> list[str]:
     """The emergency line first (issue 9): 119 for an act done or an injury, 110 for
     violence or someone in danger now; a welfare check names both."""
     if danger.call is None:
         return []
     if danger.kind == "welfare_check":
-        lines = [texts.text("crisis.call_welfare")]
+        lines = [texts.text("crisis.call_welfare", lang=lang)]
     else:
-        lines = [texts.text("crisis.call_119" if danger.call == "119" else "crisis.call_110")]
+        key = "crisis.call_119" if danger.call == "119" else "crisis.call_110"
+        lines = [texts.text(key, lang=lang)]
     if danger.kind == "other_person":
-        lines.append(texts.text("crisis.stay_with"))
+        lines.append(texts.text("crisis.stay_with", lang=lang))
     return lines
 
 
-def safeguarding_line(kind: str, now: datetime) -> str | None:
+def safeguarding_line(kind: str, now: datetime, lang: str = texts.DEFAULT_LANGUAGE) -> str | None:
     """For a child: 189 (児童相談所 虐待対応ダイヤル); for an older person: the 地域包括
     支援センター (no phone in the seeds: where to ask); for a welfare check: the desk."""
     desk = get_window("general_desk")
@@ -168,15 +171,23 @@ def safeguarding_line(kind: str, now: datetime) -> str | None:
         line = abuse_line(now)
         if line is not None:
             return texts.text(
-                "crisis.child_line", name=line.name, number=line.number, hours=line.hours_text
+                "crisis.child_line",
+                lang=lang,
+                name=line.name,
+                number=line.number,
+                hours=line.hours_text,
             )
     if kind == "elder":
         window = get_window("elderly_care")
         return texts.text(
-            "crisis.elder_line", window=window.short_name, desk=desk.short_name, phone=phone
+            "crisis.elder_line",
+            lang=lang,
+            window=window.short_name,
+            desk=desk.short_name,
+            phone=phone,
         )
     if kind == "welfare_check":
-        return texts.text("crisis.welfare_next", desk=desk.short_name, phone=phone)
+        return texts.text("crisis.welfare_next", lang=lang, desk=desk.short_name, phone=phone)
     return None
 
 
@@ -196,13 +207,15 @@ def risk_message(
     window_ids: Sequence[str],
     now: datetime,
     actions: Sequence[messages.Json],
+    lang: str = texts.DEFAULT_LANGUAGE,
 ) -> messages.Json:
     """The crisis answer for a risk from triage: the emergency number on the first line
     when danger is now, then the safeguarding line (189, 地域包括), the 24-hour lines, who
     will read it and when, and the offer of a person."""
-    parts = first_lines(danger)
-    parts.append(texts.text("crisis.reporter_opening" if danger.reporter else "crisis.opening"))
-    guard = safeguarding_line(danger.kind, now)
+    parts = first_lines(danger, lang)
+    opening = "crisis.reporter_opening" if danger.reporter else "crisis.opening"
+    parts.append(texts.text(opening, lang=lang))
+    guard = safeguarding_line(danger.kind, now, lang)
     if guard is not None:
         parts.append(guard)
     skip = {"119", "110", "189"}
@@ -210,28 +223,30 @@ def risk_message(
     topics = list(dict.fromkeys(topics))
     candidates = [line for line in lines_for(topics, now, limit=20) if line.number not in skip]
     lines = sorted(candidates, key=lambda line: _rank(line, topics, now))[:_LIMIT]
-    return messages.text("\n\n".join([*parts, *_closing(lines, now)]), actions)
+    return messages.text("\n\n".join([*parts, *_closing(lines, now, lang)]), actions)
 
 
-def _closing(lines: Sequence[CrisisLine], now: datetime) -> list[str]:
+def _closing(lines: Sequence[CrisisLine], now: datetime, lang: str) -> list[str]:
     desk = get_window("general_desk")
-    body = [_line_text(line) for line in lines]
-    reopen = desk_next_opening(now)
+    body = [_line_text(line, lang) for line in lines]
+    reopen = desk_next_opening(now, lang)
     if reopen is None and desk.phone is not None:
-        body.append(texts.text("crisis.desk_open", desk=desk.short_name, phone=desk.phone.value))
+        body.append(
+            texts.text("crisis.desk_open", lang=lang, desk=desk.short_name, phone=desk.phone.value)
+        )
     parts = ["\n".join(body)]
     if reopen is None:
-        parts.append(texts.text("crisis.staff_open", desk=desk.short_name))
+        parts.append(texts.text("crisis.staff_open", lang=lang, desk=desk.short_name))
     else:
-        parts.append(texts.text("crisis.staff_closed", when=reopen))
-    parts.append(texts.text("crisis.offer"))
+        parts.append(texts.text("crisis.staff_closed", lang=lang, when=reopen))
+    parts.append(texts.text("crisis.offer", lang=lang))
     return parts
 
 
-def crisis_mode_line(now: datetime) -> str:
+def crisis_mode_line(now: datetime, lang: str = texts.DEFAULT_LANGUAGE) -> str:
     """The 24-hour line every answer carries while the conversation is in crisis mode."""
     line = always_open_line(["suicide", "mental"], now)
-    return texts.text("crisis.mode_line", name=line.name, number=line.number)
+    return texts.text("crisis.mode_line", lang=lang, name=line.name, number=line.number)
 
 
 def crisis_message(

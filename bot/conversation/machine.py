@@ -136,6 +136,10 @@ def _staff_action() -> Json:
     return _pb("staff", "staff")
 
 
+def _pb_lang(label_name: str, action: str, *, lang: str, **fields: str) -> Json:
+    return messages.postback(texts.label(label_name, lang), postback.encode(action, **fields))
+
+
 def _next_actions(shown: Sequence[Window], ctx: Context) -> list[Json]:
     actions = [_staff_action()]
     ids = {w.id for w in shown}
@@ -681,13 +685,17 @@ def _crisis(state: State, analysis: Analysis, ctx: Context) -> Step:
     danger = crisis.danger_of(
         analysis.risk, analysis.reporter, analysis.crisis_signals, force_now=escalate
     )
-    first = crisis.risk_message(danger, analysis.crisis_signals, ids, ctx.now, [_staff_action()])
+    # Foreign residents who wrote in English get the crisis answer in English.
+    lang = analysis.lang if analysis.lang in texts.languages() else texts.DEFAULT_LANGUAGE
+    staff = _pb_lang("staff", "staff", lang=lang)
+    first = crisis.risk_message(danger, analysis.crisis_signals, ids, ctx.now, [staff], lang)
     replies = [first]
     routine = [w for w in cards.known_windows(ids) if w.id not in (GENERAL_DESK, OUT_OF_SCOPE)][:2]
     if routine:
         # The routine window (rent, a child's school) follows — never with a booking.
         replies.append(cards.cards_message(routine))
-        replies.append(messages.text(texts.text("crisis.after_routine"), [_staff_action()]))
+        after = texts.text("crisis.after_routine", lang=lang)
+        replies.append(messages.text(after, [staff]))
     replies = calm.without_booking(replies)
     summary = _summary(analysis)
     new_state = state.evolve(

@@ -16,17 +16,19 @@ from bot.conversation import texts
 from knowledge.calendar import next_opening, office_is_open, to_jst
 
 
-def when(t: datetime) -> str:
+def when(t: datetime, lang: str = texts.DEFAULT_LANGUAGE) -> str:
     local = to_jst(t)
     if local.minute:
-        clock = texts.text("time.clock_minutes", hour=local.hour, minute=f"{local.minute:02d}")
+        minute = f"{local.minute:02d}"
+        clock = texts.text("time.clock_minutes", lang=lang, hour=local.hour, minute=minute)
     else:
-        clock = texts.text("time.clock_hour", hour=local.hour)
+        clock = texts.text("time.clock_hour", lang=lang, hour=local.hour)
     return texts.text(
         "time.when",
+        lang=lang,
         month=local.month,
         day=local.day,
-        weekday=texts.weekday(local.weekday()),
+        weekday=texts.weekday(local.weekday(), lang),
         clock=clock,
     )
 
@@ -57,9 +59,9 @@ def short_when(t: datetime) -> str:
     return _slot(short_day(local.date()), local)
 
 
-def desk_next_opening(now: datetime) -> str | None:
+def desk_next_opening(now: datetime, lang: str = texts.DEFAULT_LANGUAGE) -> str | None:
     """When staff of the 福祉総合相談窓口 will next be at work, or None if open now."""
     if office_is_open(now):
         return None
     opens = next_opening("general_desk", now)
-    return when(opens) if opens is not None else None
+    return when(opens, lang) if opens is not None else None

@@ -239,3 +239,12 @@ def test_a_family_member_is_asked_about_the_person() -> None:
     assert "その方" in texts_of(asked)[-1]
     yes = tap("a=dq&v=yes", asked.state)
     assert yes.urgent and has_24h_line(yes)
+
+
+def test_an_english_crisis_is_answered_in_english_with_119_first() -> None:
+    result = say("I took like 40 of my sleeping pills and now im scared")
+    check_replies(result)
+    assert result.urgent
+    assert first_line(result).startswith("If a life is at risk now, call 119")
+    assert "0120-279-338" in all_text(result)
+    assert labels(result.replies[-1]) == ["Contact a counsellor"]
