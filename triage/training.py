@@ -42,6 +42,11 @@ TRAINING_SETS = (
     "dev3_adults.jsonl",
     "dev3_plain.jsonl",
     "dev3_negatives.jsonl",
+    "dev4_quiet.jsonl",
+    "dev4_everyday.jsonl",
+    "dev4_safeguard.jsonl",
+
+
     "chat_normal.jsonl",
 )
 EPOCHS = 30

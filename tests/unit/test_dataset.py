@@ -268,6 +268,10 @@ DEV_SETS = {
     "dev3_plain.jsonl": ("ja", 200),
     "dev3_negatives.jsonl": ("ja", 220),
     "dev3_english.jsonl": ("en", 150),
+    "dev4_quiet.jsonl": ("ja", 200),
+    "dev4_everyday.jsonl": ("ja", 220),
+    "dev4_safeguard.jsonl": ("ja", 200),
+
 }
 
 
