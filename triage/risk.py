@@ -375,6 +375,8 @@ def aspects_after(
                 found.add("passive")
             elif lemma in _VOLITION:
                 found.add("volition")
+            elif lemma in NEGATIONS and _asks_for_it(tokens, i):
+                found.add("wish")  # 突っ込んできてくれないかな: a hope, not a denial
             elif lemma in NEGATIONS:
                 found.add("negated")
         elif t.pos == "助詞":
@@ -412,6 +414,18 @@ def aspects_after(
     if "negated" not in found and _negated_later(tokens, i):
         found.add("negated")
     return frozenset(found)
+
+
+#: Sentence-final particles that turn 〜ないか into a hope (来てくれないかな, 当たらないかしら).
+_HOPE_PARTICLES = frozenset({"か", "かな", "かしら", "かなあ", "かなー"})
+
+
+def _asks_for_it(tokens: Sequence[Token], i: int) -> bool:
+    """〜てくれないかな / 〜ないかな after a plain verb: the writer hopes it happens. A
+    negated wish (死にたくないかな) is not this: the word before ない must be a verb."""
+    if i == 0 or i + 1 >= len(tokens) or tokens[i - 1].pos != "動詞":
+        return False
+    return tokens[i + 1].surface in _HOPE_PARTICLES or tokens[i + 1].lemma in _HOPE_PARTICLES
 
 
 def _denied_nearby(tokens: Sequence[Token], end: int) -> bool:

@@ -45,8 +45,6 @@ TRAINING_SETS = (
     "dev4_quiet.jsonl",
     "dev4_everyday.jsonl",
     "dev4_safeguard.jsonl",
-
-
     "chat_normal.jsonl",
 )
 EPOCHS = 30

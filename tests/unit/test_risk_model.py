@@ -203,3 +203,63 @@ def test_the_model_never_learns_from_a_blind_set() -> None:
     assert not any(name.startswith("blind_") for name in training.TRAINING_SETS)
     trained_on = json.loads(Path(training.LEARNED_FILE).read_text("utf-8"))["trained_on"]
     assert set(trained_on) == set(training.TRAINING_SETS)
+
+
+# --- round 4: kinds of miss the quiet, everyday and safeguarding dev sets showed ----------------
+
+
+def _frames(text: str) -> dict[str, str]:
+    """Frame id → status, read by the rules alone (the learned opinion left out)."""
+    from triage.normalise import normalise
+    from triage.risk import RiskModel
+
+    engine = default_engine()
+    model = RiskModel(load_risk(), engine.tokenizer)
+    norm = normalise(text)
+    reading = model.read(engine.tokenizer.tokens(norm.clean), norm.clean)
+    return {hit.frame.id: hit.status for hit in reading.frames}
+
+
+def test_a_hope_asked_as_a_question_is_a_wish_not_a_denial() -> None:
+    # 〜てくれないかな hopes it happens; 死にたくないかな still says no.
+    hope = _frames("トラック突っ込んできてくれないかなって思う")
+    assert hope.get("passive_fatal_event") == "active"
+    assert _frames("死にたくないかな").get("wish_to_die") == "negated"
+
+
+@pytest.mark.parametrize(
+    ("text", "frame"),
+    [
+        ("罪悪感で押しつぶされそうです", "heavy_heart"),
+        ("友達が最近元気なくて学校も休みがち", "someone_low"),
+    ],
+)
+def test_a_heavy_heart_without_death_words_is_concern(text: str, frame: str) -> None:
+    assert _frames(text).get(frame) == "active"
+    assert analyse(text).urgency == "concern"
+
+
+@pytest.mark.parametrize(
+    ("text", "frame"),
+    [
+        ("隣の棟のおばあちゃんが寝間着で車道の真ん中を歩いてた。今一緒にいます", "elder_wandering"),
+        (
+            "お客様の首元に指の形のあざ。旦那さんから「どうなるかわかってるよな」と電話",
+            "partner_hurt_and_threatened",
+        ),
+        (
+            "訪問入浴です。利用者さんの背中に打撲のあと。ご家族の説明が毎回違います",
+            "elder_injury_unexplained",
+        ),
+        ("またやっちゃった　今回ちょっと深くて血とまんない", "relapse_hurt"),
+    ],
+)
+def test_what_others_see_and_quiet_acts_are_read(text: str, frame: str) -> None:
+    assert _frames(text).get(frame) == "active", _frames(text)
+
+
+def test_a_worker_reporting_violence_is_not_read_as_work_hyperbole() -> None:
+    # 夜勤中 / 店長 say where the writer is, not that the violence is a figure of speech.
+    text = "コンビニ夜勤中です。いま駐車場で男が女性の髪をつかんで車に押し込もうとしてる。店長不在"
+    assert analyse(text).urgency == "crisis"
+    assert analyse("上司に殺される笑 締め切りわすれてた").urgency != "crisis"
