@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 import bot.conversation
 import triage
@@ -35,7 +35,7 @@ from bot.conversation import Context, State, Step, events
 from bot.db import Database
 from bot.logging import exception_summary
 from bot.models.base import utcnow
-from bot.models.core import Resident
+from bot.models.core import OPEN_HANDOFF_STATUSES, Handoff, Resident
 from bot.queries.booking import DbBookingPort
 from bot.webhook_first import WebhookFirst
 from triage.analysis import Analysis
@@ -64,6 +64,9 @@ class _ResidentView:
     state: dict[str, Any]
     staff_active: bool
     following: bool
+    #: An urgent (crisis) case is open for this resident: the conversation stays in crisis
+    #: mode however long ago the crisis message was, until staff close the case.
+    urgent_case_open: bool = False
 
 
 class InboxWorker:
@@ -81,8 +84,12 @@ class InboxWorker:
         conversation: Conversation | None = None,
         analyse: Callable[[str], Analysis] | None = None,
         crash: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
+        #: What "now" is for a round (tests pass a fixed clock: a date far from the next
+        #: monthly session, a reminder's hour).
+        self._clock = clock
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
         self.max_attempts = max_attempts
@@ -143,7 +150,7 @@ class InboxWorker:
         """Run the conversation for claimed events and store every result."""
         if views is None:
             views = self._residents([c.line_user_id for c in claimed])
-        now = utcnow()
+        now = self._clock()
         outcomes: list[tuple[ClaimedEvent, Outcome | BaseException]] = []
         first = self.webhook_first
         for event in claimed:
@@ -162,13 +169,29 @@ class InboxWorker:
 
     @staticmethod
     def _read_views(session: Any, user_ids: list[str]) -> dict[str, _ResidentView]:
+        # The open urgent case rides along as an EXISTS column: no extra round trip.
+        urgent_open = (
+            exists()
+            .where(
+                Handoff.resident_id == Resident.id,
+                Handoff.urgency == "crisis",
+                Handoff.status.in_(OPEN_HANDOFF_STATUSES),
+            )
+            .label("urgent_open")
+        )
         rows = session.execute(
             select(
-                Resident.line_user_id, Resident.state, Resident.staff_active, Resident.following
+                Resident.line_user_id,
+                Resident.state,
+                Resident.staff_active,
+                Resident.following,
+                urgent_open,
             ).where(Resident.line_user_id.in_(user_ids))
         ).all()
         return {
-            row.line_user_id: _ResidentView(row.state or {}, row.staff_active, row.following)
+            row.line_user_id: _ResidentView(
+                row.state or {}, row.staff_active, row.following, bool(row.urgent_open)
+            )
             for row in rows
         }
 
@@ -294,7 +317,8 @@ class InboxWorker:
         be processed: the fallback answer (desk + 24-hour line), in its own savepoint."""
         try:
             with session.begin_nested():
-                return answer_after_failure(session, event, self.conversation.fallback(utcnow()))
+                fallback = self.conversation.fallback(self._clock())
+                return answer_after_failure(session, event, fallback)
         except Exception as error:
             log.error("inbox %d: fallback answer failed too: %s", event.id, type(error).__name__)
             return False
@@ -306,6 +330,7 @@ class InboxWorker:
         context = Context(
             now=now,
             staff_active=bool(view and view.staff_active),
+            urgent_case_open=bool(view and view.urgent_case_open),
             booking=DbBookingPort(self.database, now, event.line_user_id),
             analyse=self._analyse,
         )
