@@ -548,6 +548,13 @@ class RiskModel:
             for p, i in enumerate(content)
         ]
         found: dict[tuple[str, int], ConceptHit] = {}
+        # The surfaces once, so a hit's words are a slice, not a join per hit; and the
+        # aspects once per span (several concepts often share one: あげた is tidy_up and report).
+        surfaces = "".join(t.surface for t in tokens)
+        offsets = [0]
+        for t in tokens:
+            offsets.append(offsets[-1] + len(t.surface))
+        span_aspects: dict[tuple[int, int], frozenset[str]] = {}
         for pos in range(len(content)):
             for term in self._walk(pos, keys, content, sentences):
                 n = len(term.matches)
@@ -564,23 +571,25 @@ class RiskModel:
                 earlier = found.get(key)
                 if earlier is not None and earlier.end >= end:
                     continue
+                aspects = span_aspects.get((start, end))
+                if aspects is None:
+                    aspects = span_aspects[start, end] = aspects_within(tokens, start, end)
                 found[key] = ConceptHit(
                     concept=term.concept,
                     term=term.text,
-                    matched="".join(t.surface for t in tokens[start:end]),
+                    matched=surfaces[offsets[start] : offsets[end]],
                     start=start,
                     end=end,
                     sentence=sentences[start],
-                    aspects=self._aspects(term.concept, tokens, start, end),
+                    aspects=self._scoped(term.concept, aspects, tokens, end),
                     quoted=bool(quoted) and quoted[start],
                 )
         self._literal_hits(tokens, sentences, found)
         return tuple(sorted(found.values(), key=lambda h: (h.start, h.concept)))
 
-    def _aspects(
-        self, concept: str, tokens: Sequence[Token], start: int, end: int
+    def _scoped(
+        self, concept: str, found: frozenset[str], tokens: Sequence[Token], end: int
     ) -> frozenset[str]:
-        found = aspects_within(tokens, start, end)
         # A context denied a few words on is no context (キャンプなんか行かない).
         scope = self.concepts[concept].role == "scope"
         if scope and "negated" not in found and _denied_nearby(tokens, end):
