@@ -37,7 +37,15 @@ from knowledge.examples import load_examples
 from knowledge.lexicon import Lexicon, MeaningGroup, load_lexicon, read_lexicon
 from knowledge.risk import load_english, load_risk
 from triage import language, reporter, safety
-from triage.analysis import GENERAL_DESK, OUT_OF_SCOPE, Analysis, Evidence, Reporter, WindowScore
+from triage.analysis import (
+    GENERAL_DESK,
+    OUT_OF_SCOPE,
+    Analysis,
+    Evidence,
+    Reporter,
+    Risk,
+    WindowScore,
+)
 from triage.english import EnglishReader
 from triage.learned import Learned, load_learned
 from triage.normalise import bare, clean, fold, normalise
@@ -281,6 +289,8 @@ class Engine:
             windows = (*windows[: MAX_WINDOWS - 1], WindowScore(GENERAL_DESK, FALLBACK_SCORE))
         elif [w.id for w in windows] == [OUT_OF_SCOPE]:
             clarify = False
+        if danger.risk is not None and windows[0].id == GENERAL_DESK:
+            windows = _safeguarding_first(windows, danger.risk, writer_evidence)
         writer = _writer_for(writer, writer_evidence, windows[0].id)
         if not norm.fold.strip():
             writer = "unknown"
@@ -473,6 +483,37 @@ _FOR_A_CHILD = frozenset({"child_development", "medical_care_child"})
 _OWN_PARENTING = frozenset({"child_family", "nursery", "single_parent"})
 #: Windows about one's own relationship: a partner or in-law mentioned is the writer's own.
 _OWN_RELATIONSHIP = frozenset({"women", "single_parent"})
+
+
+#: The window that acts on each kind of safeguarding emergency (tests/data/README.md label
+#: rules): violence now → 女性相談, an older person harmed → 高齢者の相談, a welfare check →
+#: the front door. A child harmed goes to 子ども家庭支援 — or to the 子どもの権利擁護 window
+#: when the child writes.
+_SAFEGUARDING_WINDOW = {
+    "violence": "women",
+    "elder": "elderly_care",
+    "welfare_check": GENERAL_DESK,
+    "child": "child_family",
+}
+
+
+def _safeguarding_first(
+    windows: tuple[WindowScore, ...], risk: Risk, writer_evidence: tuple[Evidence, ...]
+) -> tuple[WindowScore, ...]:
+    """When nothing but the front door matched, the window that acts on the emergency opens
+    first (a routine window the message named keeps its place: label rules). A welfare
+    check stays with the front door."""
+    wanted = _SAFEGUARDING_WINDOW.get(risk.kind)
+    if wanted is None:
+        return windows
+    if risk.kind in ("child", "violence") and any(e.matched == "child" for e in writer_evidence):
+        wanted = "child_ombuds"  # the child is writing about themselves
+
+    if windows[0].id == wanted:
+        return windows
+    top = max(w.score for w in windows)
+    rest = tuple(w for w in windows if w.id != wanted)
+    return (WindowScore(wanted, top), *rest)[:MAX_WINDOWS]
 
 
 def _writer_for(writer: Reporter, evidence: tuple[Evidence, ...], primary: str) -> Reporter:

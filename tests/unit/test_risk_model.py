@@ -263,3 +263,20 @@ def test_a_worker_reporting_violence_is_not_read_as_work_hyperbole() -> None:
     text = "コンビニ夜勤中です。いま駐車場で男が女性の髪をつかんで車に押し込もうとしてる。店長不在"
     assert analyse(text).urgency == "crisis"
     assert analyse("上司に殺される笑 締め切りわすれてた").urgency != "crisis"
+
+
+@pytest.mark.parametrize(
+    ("text", "primary"),
+    [
+        ("隣の部屋から女の人の悲鳴と物が壊れる音がいまずっとしてる", "women"),
+        ("隣の家の子どもが裸足でベランダに出されて泣いてる、今", "child_family"),
+        ("おやに たたかれる。いえ かえりたくない", "child_ombuds"),  # the child writes
+        ("隣のおじいさん一週間見かけない。新聞がたまってる", "general_desk"),
+        ("家賃が払えない。夫にいま殴られてる", "housing_benefit"),  # a named worry keeps its place
+    ],
+)
+def test_an_emergency_with_no_other_topic_opens_the_window_that_acts_on_it(
+    text: str, primary: str
+) -> None:
+    result = analyse(text)
+    assert result.urgency == "crisis" and result.primary == primary, result.windows
