@@ -45,6 +45,8 @@ TRAINING_SETS = (
     "dev4_quiet.jsonl",
     "dev4_everyday.jsonl",
     "dev4_safeguard.jsonl",
+    "dev5_passive.jsonl",
+
     "chat_normal.jsonl",
 )
 EPOCHS = 30

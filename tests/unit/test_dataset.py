@@ -271,6 +271,8 @@ DEV_SETS = {
     "dev4_quiet.jsonl": ("ja", 200),
     "dev4_everyday.jsonl": ("ja", 220),
     "dev4_safeguard.jsonl": ("ja", 200),
+    "dev5_passive.jsonl": ("ja", 200),
+
 }
 
 
