@@ -46,6 +46,8 @@ TRAINING_SETS = (
     "dev4_everyday.jsonl",
     "dev4_safeguard.jsonl",
     "dev5_passive.jsonl",
+    "dev5_safeguard.jsonl",
+
 
     "chat_normal.jsonl",
 )

@@ -272,6 +272,8 @@ DEV_SETS = {
     "dev4_everyday.jsonl": ("ja", 220),
     "dev4_safeguard.jsonl": ("ja", 200),
     "dev5_passive.jsonl": ("ja", 200),
+    "dev5_safeguard.jsonl": ("ja", 200),
+
 
 }
 
