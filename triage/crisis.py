@@ -67,6 +67,8 @@ _PATTERNS: tuple[_Pattern, ...] = (
         _SHI + r"に(?:たい|たく|て[えー]|たす|たみ|たさ|たかっ)(?!して|する|しま|すれ|し[たて])",
     ),
     _p(SUICIDAL, "タヒ", r"タヒ(?=[にねりるぬんた])", script=True),
+    # たひたい (タヒたい, net slang for 死にたい), never inside a word (またひたいを打った).
+    _p(SUICIDAL, "たひたい", r"(?<![ぁ-ゖ一-鿿])たひ(?:たい|たく|て[えー])"),
     _p(SUICIDAL, "死のう", r"(?:死|し)のう(?:かな|と|か|って|よ|$)"),
     _p(
         SUICIDAL,

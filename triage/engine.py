@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from knowledge.examples import load_examples
@@ -48,7 +48,7 @@ from triage.analysis import (
 )
 from triage.english import EnglishReader
 from triage.learned import Learned, load_learned
-from triage.normalise import bare, clean, fold, normalise
+from triage.normalise import bare, clean, fold, normalise, to_hiragana, typed_in_katakana
 from triage.risk import RiskModel
 from triage.similarity import ExampleIndex, Resemblance
 from triage.tokens import NEGATIONS, Token, Tokenizer, has_kanji, is_kana_only
@@ -253,7 +253,14 @@ class Engine:
     def analyse(self, text: str) -> Analysis:
         norm = normalise(text)
         tokens = self.tokenizer.tokens(norm.clean)
-        danger = safety.assess(norm, tokens, self.risk, self.learned, self.english)
+        if typed_in_katakana(norm.clean):
+            # The risk frames read Sudachi's words: give them the message in hiragana (one
+            # character for one, so every offset holds). Routing keeps the katakana tokens.
+            as_hiragana = replace(norm, clean=to_hiragana(norm.clean))
+            risk_tokens = self.tokenizer.tokens(as_hiragana.clean)
+            danger = safety.assess(as_hiragana, risk_tokens, self.risk, self.learned, self.english)
+        else:
+            danger = safety.assess(norm, tokens, self.risk, self.learned, self.english)
         writer, writer_evidence = reporter.detect(norm.fold)
         hits: dict[int, _Hit] = {}
         self._match_lemmas(tokens, hits)

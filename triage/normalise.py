@@ -128,6 +128,15 @@ def to_hiragana(text: str) -> str:
     return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in text)
 
 
+def typed_in_katakana(text: str) -> bool:
+    """ｼﾞﾌﾞﾝｶﾞｲﾙｶﾗ ｶｿﾞｸｶﾞ…: a whole message in katakana (old phones, half-width habits).
+    Sudachi reads such a message as unknown words; in hiragana it has its words back. A
+    katakana loanword or two in an ordinary sentence is not this."""
+    katakana = sum("\u30a1" <= ch <= "\u30fa" for ch in text)
+    letters = sum(ch.isalpha() for ch in text)
+    return katakana >= 6 and katakana >= 0.9 * letters
+
+
 def _lower(ch: str) -> str:
     # One character in, one out, so every view keeps the offsets of `clean` (İ.lower() is two).
     low = ch.lower()

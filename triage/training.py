@@ -47,8 +47,6 @@ TRAINING_SETS = (
     "dev4_safeguard.jsonl",
     "dev5_passive.jsonl",
     "dev5_safeguard.jsonl",
-
-
     "chat_normal.jsonl",
 )
 EPOCHS = 30

@@ -273,8 +273,6 @@ DEV_SETS = {
     "dev4_safeguard.jsonl": ("ja", 200),
     "dev5_passive.jsonl": ("ja", 200),
     "dev5_safeguard.jsonl": ("ja", 200),
-
-
 }
 
 

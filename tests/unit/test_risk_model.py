@@ -280,3 +280,23 @@ def test_an_emergency_with_no_other_topic_opens_the_window_that_acts_on_it(
 ) -> None:
     result = analyse(text)
     assert result.urgency == "crisis" and result.primary == primary, result.windows
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ｼﾞﾌﾞﾝｶﾞｲﾅｹﾚﾊﾞ ﾐﾝﾅﾗｸﾆﾅﾙ",  # a whole message in half-width katakana
+        "ｸｽﾘ ｾﾞﾝﾌﾞﾉﾝﾀﾞ",
+        "ﾄﾅﾘﾉｵｯｻﾝｶﾞ ｵｸｻﾝﾆ ｲｽﾅｹﾞﾃﾙ ｲﾏ ｽｺﾞｲｵﾄ ﾀｽｹﾃｯﾃｺｴｽﾙ",
+        "たひたい。ほんとに",
+    ],
+)
+def test_messages_typed_in_katakana_or_slang_are_read(text: str) -> None:
+    assert analyse(text).urgency == "crisis", text
+
+
+@pytest.mark.parametrize(
+    "text", ["ゲームのアカウントを消したいです", "またひたいをぶつけた", "ロープウェイに乗りたい"]
+)
+def test_the_katakana_reading_and_the_slang_do_not_raise_ordinary_messages(text: str) -> None:
+    assert analyse(text).urgency == "normal", text
