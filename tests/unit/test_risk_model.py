@@ -232,7 +232,7 @@ def test_a_hope_asked_as_a_question_is_a_wish_not_a_denial() -> None:
     [
         ("罪悪感で押しつぶされそうです", "heavy_heart"),
         ("友達が最近元気なくて学校も休みがち", "someone_low"),
-        ("彼の機嫌が悪いと物に当たる。壁殴ったり。私には手を出さないけど", "violence_at_home_reported"),
+        ("彼の機嫌が悪いと物に当たる。壁殴ったり", "violence_at_home_reported"),
     ],
 )
 def test_a_heavy_heart_without_death_words_is_concern(text: str, frame: str) -> None:
