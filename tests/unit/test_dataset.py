@@ -273,6 +273,9 @@ DEV_SETS = {
     "dev4_safeguard.jsonl": ("ja", 200),
     "dev5_passive.jsonl": ("ja", 200),
     "dev5_safeguard.jsonl": ("ja", 200),
+    # issue 10, round 6: routing in everyday words (tuning set)
+    "dev6_routing.jsonl": ("ja", 250),
+
 }
 
 
