@@ -299,6 +299,8 @@ class Engine:
         if danger.risk is not None and windows[0].id == GENERAL_DESK:
             windows = _safeguarding_first(windows, danger.risk, writer_evidence)
         writer = _writer_for(writer, writer_evidence, windows[0].id)
+        if danger.own_distress and writer in ("family", "third_party"):
+            writer = "self"  # 全部私が悪い、子どもが学校に行けないのも: the writer's own burden
         if not norm.fold.strip():
             writer = "unknown"
         return Analysis(

@@ -52,6 +52,10 @@ class Safety:
     risk: Risk | None
     signals: tuple[str, ...]
     evidence: tuple[Evidence, ...]
+    #: A concern read from the writer's own words (私のせい, 押しつぶされそう): whoever else the
+    #: message is about, the heavy heart is the writer's (the direct question asks them).
+    own_distress: bool = False
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +126,16 @@ def assess(
         others = [f for f in found if f.level == "concern" and f.kind != "self"]
         if others:
             risk = _risk(others, calls)
-    return Safety(urgency, risk, tuple(dict.fromkeys(signals)), tuple(evidence))
+    own = (
+        urgency == "concern"
+        and risk is None
+        and reading is not None
+        and any(
+            h.status == "active" and h.kind == "self" and h.level == "concern"
+            for h in reading.frames
+        )
+    )
+    return Safety(urgency, risk, tuple(dict.fromkeys(signals)), tuple(evidence), own)
 
 
 _ENGLISH_LABELS = frozenset({"english", "english violence", "english other"})

@@ -428,7 +428,9 @@ def _route(state: State, analysis: Analysis, ctx: Context) -> Step:
         urgency=analysis.urgency, reporter=analysis.reporter, summary=_summary(analysis)
     )
     if analysis.urgency == "concern" and not _crisis_mode(state, ctx):
-        if analysis.risk is not None and analysis.risk.kind != "self":
+        # A child, an older person, violence, someone not seen: the line for it. A person
+        # who is low (self, or a friend or family member) is asked the direct question.
+        if analysis.risk is not None and analysis.risk.kind not in ("self", "other_person"):
             return _safeguarding_concern(remembered, analysis, ids or [GENERAL_DESK], ctx)
         if not _asked_recently(state, ctx.now):
             return _ask_direct(remembered, analysis, ids or [GENERAL_DESK], ctx)

@@ -196,6 +196,13 @@ def test_distress_is_asked_the_direct_question() -> None:
     assert asked.state.phase == "direct_question"
 
 
+def test_a_parent_blaming_themselves_is_asked_about_themselves() -> None:
+    # The message is about a child, but the heavy heart is the writer's own.
+    asked = say("全部わたしが悪いんです。子どもが学校に行けなくなったのも、わたしの育て方のせい")
+    assert asked.state.phase == "direct_question"
+    assert "その方" not in texts_of(asked)[-1]
+
+
 @pytest.mark.parametrize("answer", ["a=dq&v=yes", "a=dq&v=unsure"])
 def test_yes_or_unsure_goes_to_the_crisis_path(answer: str) -> None:
     asked = say("毎日つらくて眠れない。誰にも相談できない")
