@@ -57,7 +57,6 @@ class Safety:
     own_distress: bool = False
 
 
-
 @dataclass(frozen=True, slots=True)
 class _Found:
     axis: str

@@ -275,7 +275,6 @@ DEV_SETS = {
     "dev5_safeguard.jsonl": ("ja", 200),
     # issue 10, round 6: routing in everyday words (tuning set)
     "dev6_routing.jsonl": ("ja", 250),
-
 }
 
 
