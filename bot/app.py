@@ -31,6 +31,7 @@ from bot.webhook import IngestQueue, crisis_check, line_webhook
 from bot.webhook_first import WebhookFirst
 from bot.worker.inbox import InboxWorker
 from bot.worker.sender import Sender
+from triage import warm_up as warm_up_triage
 
 log = logging.getLogger("marugoto.app")
 
@@ -75,6 +76,9 @@ def create_app(
         line = None
         if role in ("all", "worker"):
             from bot.line_api import create_line_client
+
+            # Ready means able to answer: the first resident must not pay the engine's load.
+            await run_in_threadpool(warm_up_triage)
 
             line = create_line_client(settings)
             app.state.line = line
