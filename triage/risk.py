@@ -24,7 +24,7 @@ Pure and fast: a dictionary lookup per token; no regular expression on the messa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -62,6 +62,11 @@ _NEGATION_BRIDGE = frozenset(
         "まで",
         "とか",
         "音",  # 叩く音とかはない
+        "有る",  # 死ぬつもりはありません
+        "ある",
+        "気持ち",  # 死にたい気持ちはない
+        "思い",
+        "考え",
         "て",
         "居る",
         "いる",
@@ -126,7 +131,8 @@ def canonical(tokens: Sequence[Token]) -> list[tuple[int, str]]:
     """The content words as the risk model compares them, with their token index.
 
     Politeness and aspect spellings are folded so a term written one way meets the others:
-    ます/です dropped (見かけません = 見かけない), every negation reads ない (取れず = 取れない),
+    ます/です dropped (見かけません = 見かけない), every negation reads ない (取れず = 取れない;
+    ありません = ない),
     〜ている/〜てる read 〜て (食べていない = 食べてない), 〜ちゃう/〜てしまう read しまう
     (飲んじゃった = 飲んでしまった)."""
     out: list[tuple[int, str]] = []
@@ -138,6 +144,8 @@ def canonical(tokens: Sequence[Token]) -> list[tuple[int, str]]:
             continue
         if lemma in NEGATIONS:
             lemma = "ない"
+            if out and out[-1][1] in ("有る", "ある"):
+                out.pop()  # 応答がありません = 応答がない (the words end at the negation)
         elif t.pos == "助動詞" and lemma in _PROGRESSIVE:
             lemma = "て"
         elif t.pos == "助動詞" and lemma in ("ちゃう", "じゃう", "ちまう"):
@@ -381,6 +389,11 @@ def aspects_after(
             elif lemma in NEGATIONS:
                 found.add("negated")
         elif t.pos == "助詞":
+            if t.lemma == "しか":
+                return frozenset(found)  # 死にたいしか思えない: nothing but the wish
+            if i == end and t.lemma in _LIFETIME_MARKERS:
+                found.add("lifetime")  # 死ぬまでにしたい, 死ぬ前に会いたい: the wish is another's
+                break
             if i == end and t.surface in _SUBJECT_MARKERS:
                 found |= {"subject", "agent"}
             elif i == end and t.surface in ("に", "にも"):
@@ -416,6 +429,9 @@ def aspects_after(
         found.add("negated")
     return frozenset(found)
 
+
+#: Right after a word of death, the end of a lifetime, not a wish (死ぬまで, 死ぬ前に).
+_LIFETIME_MARKERS = frozenset({"まで", "前"})
 
 #: Sentence-final particles that turn 〜ないか into a hope (来てくれないかな, 当たらないかしら).
 _HOPE_PARTICLES = frozenset({"か", "かな", "かしら", "かなあ", "かなー"})
@@ -453,7 +469,7 @@ def _negated_later(tokens: Sequence[Token], i: int) -> bool:
         t = tokens[j]
         if t.punct and t.surface in ("、", ",", "，"):
             continue  # しにたい、とかじゃない
-        if t.punct or (t.pos == "助詞" and t.pos_detail == "接続助詞"):
+        if t.punct or (t.pos == "助詞" and t.pos_detail == "接続助詞") or t.lemma == "しか":
             return False
         if t.lemma in NEGATIONS:
             return True
@@ -879,33 +895,45 @@ def _satisfy(
 ) -> tuple[tuple[ConceptHit, ...] | None, tuple[ConceptHit, ...] | None]:
     """The hits that make the frame (None if it is not there), and — when only a negated
     hit was missing — the negated reading (死にたくはない: the writer told us)."""
-    chosen: list[ConceptHit] = []
-    negated: list[ConceptHit] = []
-    missing_only_negated = True
-    for need in frame.all:
-        hit = _find(need, by_concept, sentence, chosen)
-        if hit is not None:
-            chosen.append(hit)
-            negated.append(hit)
-            continue
-        denied = _find(
-            Need(tuple((c, "negated") for c in need.concepts)), by_concept, sentence, chosen
-        )
-        if denied is None:
-            missing_only_negated = False
-        else:
-            negated.append(denied)
-    if len(chosen) < len(frame.all):
-        return None, tuple(negated) if missing_only_negated and negated else None
+    needs = list(frame.all)
+    scopes: list[int | None] = [sentence] * len(needs)
     if frame.any:
-        extra = next(
-            (h for need in frame.any if (h := _find(need, by_concept, None, chosen)) is not None),
-            None,
-        )
-        if extra is None:
-            return None, None
-        chosen.append(extra)
-    return tuple(chosen), None
+        # "any": one of them, anywhere in the message — one need with all their options.
+        needs.append(Need(tuple(option for need in frame.any for option in need.options)))
+        scopes.append(None)
+    chosen = _assign(needs, scopes, by_concept, [])
+    if chosen is not None:
+        return tuple(chosen), None
+    if _assign(list(frame.all), scopes[: len(frame.all)], by_concept, []) is not None:
+        return None, None  # all there, but none of the `any`
+    negated: list[ConceptHit] = []
+    for need in frame.all:
+        hit = _find(need, by_concept, sentence, negated)
+        if hit is None:
+            hit = _find(
+                Need(tuple((c, "negated") for c in need.concepts)), by_concept, sentence, negated
+            )
+            if hit is None:
+                return None, None
+        negated.append(hit)
+    return None, tuple(negated) if negated else None
+
+
+def _assign(
+    needs: Sequence[Need],
+    scopes: Sequence[int | None],
+    by_concept: dict[str, list[ConceptHit]],
+    taken: list[ConceptHit],
+) -> list[ConceptHit] | None:
+    """One hit for each need, no two sharing words. Tries the alternatives (一人暮らしの兄:
+    the words that are the person cannot also be "lives alone" when 兄 can be the person)."""
+    if not needs:
+        return list(taken)
+    for hit in _fitting(needs[0], by_concept, scopes[0], taken):
+        found = _assign(needs[1:], scopes[1:], by_concept, [*taken, hit])
+        if found is not None:
+            return found
+    return None
 
 
 def _find(
@@ -914,6 +942,15 @@ def _find(
     sentence: int | None,
     taken: Sequence[ConceptHit],
 ) -> ConceptHit | None:
+    return next(_fitting(need, by_concept, sentence, taken), None)
+
+
+def _fitting(
+    need: Need,
+    by_concept: dict[str, list[ConceptHit]],
+    sentence: int | None,
+    taken: Sequence[ConceptHit],
+) -> Iterator[ConceptHit]:
     for name, aspect in need.options:
         for hit in by_concept.get(name, ()):
             if sentence is not None and hit.sentence != sentence:
@@ -923,10 +960,9 @@ def _find(
                 continue
             if aspect == "negated":
                 if hit.aspects & {"negated", "past_thought"}:
-                    return hit
+                    yield hit
             elif hit.fits(aspect):
-                return hit
-    return None
+                yield hit
 
 
 class RiskTermError(ValueError):

@@ -169,8 +169,10 @@ def reading_role(reading: Reading, concept: str) -> str:
 def _second_opinion(
     learned: Learned, tokens: Sequence[Token], reading: Reading, found: Sequence[_Found]
 ) -> tuple[_Found, Evidence] | None:
-    """The model's reading when it is more worried than the frames and patterns were."""
-    if any(f.level == "crisis" for f in found):
+    """The model's reading when it is more worried than the frames and patterns were: a
+    higher level, or — for a crisis the frames read without danger now — danger now."""
+    crisis_found = [f for f in found if f.level == "crisis"]
+    if any(f.danger_now for f in crisis_found):
         return None
 
     if not any(_is_japanese(t.surface) for t in tokens):
@@ -179,9 +181,20 @@ def _second_opinion(
     if learned.crisis.evidence(feats) < MIN_EVIDENCE:
         return None
     if not reading.frames and not any(
-        reading_role(reading, h.concept) in _RISK_ROLES for h in reading.hits
+        reading_role(reading, h.concept) in _RISK_ROLES and "lifetime" not in h.aspects
+        for h in reading.hits
     ):
-        return None  # no word of risk at all: a thank-you is not a goodbye
+        # No word of risk at all: a thank-you is not a goodbye, and 死ぬまでこの家で is a
+        # lifetime, not a death.
+        return None
+    if crisis_found:
+        # A crisis is read already; the model may only add that it is happening now.
+        if learned.danger_now.score(feats) < learned.danger_at:
+            return None
+        first = min(crisis_found, key=lambda f: KIND_ORDER.index(f.kind))
+        why = ", ".join(name.split(":", 1)[1] for name, _ in learned.danger_now.strongest(feats))
+        row = Evidence("crisis", f"learned(danger_now): {why}", why, 1.0, "learned", "learned")
+        return _Found("learned", first.kind, True, "crisis"), row
     p = learned.crisis.score(feats)
     if p >= learned.crisis_at:
         level = "crisis"

@@ -47,6 +47,7 @@ TRAINING_SETS = (
     "dev4_safeguard.jsonl",
     "dev5_passive.jsonl",
     "dev5_safeguard.jsonl",
+    "dev7_safety.jsonl",
     "chat_normal.jsonl",
 )
 EPOCHS = 30

@@ -191,7 +191,9 @@ def test_readme_counts_are_current() -> None:
 # once before any tuning (tests/data/README.md), then frozen: their hashes are pinned so an
 # edit — a relabel, a line tuned away — fails here instead of quietly flattering the figures.
 BLIND_SETS = {
-    "blind_safety.jsonl": "6898d16b0f330e75bccfeb14356137829f436d653e2a79911f85e9aa8ea6ccb0",
+    # The second blind safety set (round 7): the first one became dev7_safety.jsonl once its
+    # misses were read.
+    "blind_safety2.jsonl": "d54337f213530df9f6b6886c70bed17fbb0afe4cd9e484c5e9ff0911ceee8b38",
     "blind_routing.jsonl": "fbcb5820d6eb3a3c94f17d705b42c7e499d51f8ffb37c9fcd7a298bebd1831ac",
     "blind_english.jsonl": "c78e79588be60a9f16d2c57761948b034b5cea6e019a49917ca69eabc351fefc",
 }
@@ -239,7 +241,7 @@ def test_blind_items_carry_their_risk_labels(name: str) -> None:
 
 
 def test_blind_safety_set_has_the_issue_minimums() -> None:
-    items = load(DATA / "blind_safety.jsonl")
+    items = load(DATA / "blind_safety2.jsonl")
     crisis = [i for i in items if i["urgency"] == "crisis"]
     hard = [i for i in items if i["kind"] == "hard_negative" or i["urgency"] == "concern"]
     assert len(items) >= 300 and len(crisis) >= 120 and len(hard) >= 80
@@ -273,6 +275,8 @@ DEV_SETS = {
     "dev4_safeguard.jsonl": ("ja", 200),
     "dev5_passive.jsonl": ("ja", 200),
     "dev5_safeguard.jsonl": ("ja", 200),
+    # the first blind safety set, read line by line in round 7: a tuning set since
+    "dev7_safety.jsonl": ("ja", 345),
     # issue 10, round 6: routing in everyday words (tuning set)
     "dev6_routing.jsonl": ("ja", 250),
 }
