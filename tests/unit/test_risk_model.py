@@ -301,3 +301,52 @@ def test_messages_typed_in_katakana_or_slang_are_read(text: str) -> None:
 )
 def test_the_katakana_reading_and_the_slang_do_not_raise_ordinary_messages(text: str) -> None:
     assert analyse(text).urgency == "normal", text
+
+
+# --- round 7: how words are read, not which words -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency"),
+    [
+        # The words that are the person cannot also be "lives alone" (一人暮らしの弟): the
+        # frame tries the other assignment (弟 as the person) before giving up.
+        ("一人暮らしの弟と連絡がとれない。職場も無断欠勤していて、様子もおかしかった", "crisis"),
+        # ありません reads ない: 応答がありません is 応答がない.
+        ("担当の高齢の女性、雨戸が4日閉まったまま。インターホンにも応答がありません", "crisis"),
+        # しか…ない affirms (nothing but the wish); 死ぬまで is a lifetime, not a wish.
+        ("仕事がきつくて、もう死にたいとしか思えない", "crisis"),
+        ("死ぬまでこの町で暮らしたいので、住まいの相談をしたいです", "normal"),
+        ("「死ぬまでに行きたい絶景」の写真展は公民館でやってますか", "normal"),
+        # A denial reaches through 気持ち and ある.
+        ("死ぬつもりはありません。ただ眠れなくてつらい", "concern"),
+    ],
+)
+def test_scope_reads_japanese_grammar(text: str, urgency: str) -> None:
+    assert analyse(text).urgency == urgency, text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("今夜やると決めた。準備はもうできてる", "self"),  # intent, a time, readiness
+        ("おかあさんが すごく おこって ぼう もって くる。こわい", "child"),
+        ("夫がバットを持ってこっちに来る。逃げられない", "violence"),
+        ("手元の睡眠薬を全部いただきました。", "self"),  # a polite overdose
+        ("保育士です。園児の腕にやけど、家で熱湯をかけられたと。今日家に帰していいのか", "child"),
+    ],
+)
+def test_emergencies_without_the_usual_words_are_danger_now(text: str, kind: str) -> None:
+    risk = risk_of(text)
+    assert risk is not None and risk.danger_now and risk.kind == kind, (text, risk)
+
+
+def test_a_future_date_in_a_plan_is_a_crisis_but_not_danger_now() -> None:
+    risk = risk_of("来月の給料日にやると決めた。準備はもうできてる")
+    assert risk is not None and not risk.danger_now
+
+
+def test_the_word_dv_alone_is_not_violence_now() -> None:
+    for text in ("DVの相談窓口はどこ？学校の課題で調べてる", "DV被害の支援ボランティアをしたい"):
+        assert analyse(text).urgency != "crisis", text
+    assert analyse("いま夫からDVを受けてます。助けて").urgency == "crisis"
