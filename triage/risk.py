@@ -115,7 +115,11 @@ _KANJI_NUMERALS = dict(
 
 def number_of(token: Token) -> int | None:
     """The value of a number token (30, 三十 → Sudachi normalizes to 30), else None."""
-    text = token.lemma
+    return _number_in(token.lemma)
+
+
+@lru_cache(maxsize=65536)
+def _number_in(text: str) -> int | None:
     if text.isdigit():
         return int(text)
     if text and all(ch in _KANJI_NUMERALS for ch in text):
@@ -254,6 +258,8 @@ class ConceptHit:
     def fits(self, aspect: str) -> bool:
         if "negated" in self.aspects and aspect != "negated":
             return False
+        if "lifetime" in self.aspects and self.concept in _LIFETIME_CONCEPTS:
+            return False  # 死ぬまで, 今まで: a span of time, not a death or a now
         # 死にたいって思ってた: a wish the writer places in the past (read as concern).
         if "past_thought" in self.aspects and aspect in ("desire", "volition"):
             return False
@@ -308,8 +314,14 @@ class Reading:
 
 
 def sentence_of_each(tokens: Sequence[Token], text: str) -> tuple[int, ...]:
-    """The sentence each token is in (a new one after 。！？ or a line break)."""
-    ends = [i for i, ch in enumerate(text) if ch in _SENTENCE_ENDS]
+    """The sentence each token is in (a new one after 。！？ or a line break). Dots in a
+    row are a trailing-off, not an end (… is ... once normalised): 未練はない…ってくらい."""
+    ends = [
+        i
+        for i, ch in enumerate(text)
+        if ch in _SENTENCE_ENDS
+        and not (ch in ".．" and ("." in text[i - 1 : i] + text[i + 1 : i + 2]))
+    ]
     result: list[int] = []
     k = 0
     for token in tokens:
@@ -432,6 +444,8 @@ def aspects_after(
 
 #: Right after a word of death, the end of a lifetime, not a wish (死ぬまで, 死ぬ前に).
 _LIFETIME_MARKERS = frozenset({"まで", "前"})
+#: The concepts such a span of time empties (今まで is not "now"; 誕生日前に keeps its time).
+_LIFETIME_CONCEPTS = frozenset({"die", "vanish", "end_life", "fatal_event", "now"})
 
 #: Sentence-final particles that turn 〜ないか into a hope (来てくれないかな, 当たらないかしら).
 _HOPE_PARTICLES = frozenset({"か", "かな", "かしら", "かなあ", "かなー"})
@@ -680,7 +694,7 @@ class RiskModel:
         present = by_concept.keys()
         for frame, needs in self._needs:
             # Most frames need a concept the message does not have: skip them at once.
-            if not all(any(c in present for c in need) for need in needs):
+            if any(present.isdisjoint(need) for need in needs):
                 continue
             found = self._frame(frame, by_concept, tokens, sentences)
             if found is not None:

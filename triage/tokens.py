@@ -33,8 +33,11 @@ def has_kanji(text: str) -> bool:
     return _KANJI.search(text) is not None
 
 
+_KANA_ONLY = re.compile("[\u3041-\u30ff]*")
+
+
 def is_kana_only(text: str) -> bool:
-    return all("\u3041" <= ch <= "\u30ff" for ch in text)
+    return _KANA_ONLY.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,8 @@ TRAINING_SETS = (
     "dev5_passive.jsonl",
     "dev5_safeguard.jsonl",
     "dev7_safety.jsonl",
+    "dev8_quiet.jsonl",
+    "dev8_everyday.jsonl",
     "chat_normal.jsonl",
 )
 EPOCHS = 30

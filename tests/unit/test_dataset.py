@@ -277,6 +277,9 @@ DEV_SETS = {
     "dev5_safeguard.jsonl": ("ja", 200),
     # the first blind safety set, read line by line in round 7: a tuning set since
     "dev7_safety.jsonl": ("ja", 345),
+    # round 8: the quiet end of the self axis, and the everyday inbox (written blind)
+    "dev8_quiet.jsonl": ("ja", 160),
+    "dev8_everyday.jsonl": ("ja", 160),
     # issue 10, round 6: routing in everyday words (tuning set)
     "dev6_routing.jsonl": ("ja", 250),
 }
