@@ -350,3 +350,20 @@ def test_the_word_dv_alone_is_not_violence_now() -> None:
     for text in ("DVの相談窓口はどこ？学校の課題で調べてる", "DV被害の支援ボランティアをしたい"):
         assert analyse(text).urgency != "crisis", text
     assert analyse("いま夫からDVを受けてます。助けて").urgency == "crisis"
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency"),
+    [
+        # Dots in a row trail off; they do not end the sentence a joke belongs to.
+        ("もう悔いはない…ってくらい楽しい旅行だった！次の旅行の補助ってありますか", "normal"),
+        # 〜たことがある tells an experience; 今まで is not "now".
+        ("昔、死のうとしたことがあります。今は落ち着いていますが、ふと不安になります", "concern"),
+        ("転勤で引っ越します。サロンの皆さん、今までありがとうございました！", "normal"),
+        # A wish for an illness, an end of the year, a morning that does not come.
+        ("検査の結果、悪い病気だったらいいのにと思ってしまう", "crisis"),
+        ("今年はもう年を越せなくてもいいや", "crisis"),
+    ],
+)
+def test_round_eight_readings(text: str, urgency: str) -> None:
+    assert analyse(text).urgency == urgency, text
