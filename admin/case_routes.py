@@ -109,7 +109,8 @@ def router(ctx: AdminContext) -> APIRouter:
 
     @r.get("/admin/queue/rows")
     def queue_rows(request: Request) -> Response:
-        staff = require(ctx, request)
+        # The page's own 10-second poll: not something the person did (idle timeout).
+        staff = require(ctx, request, activity=False)
         context = queue_context(request, staff)
         return render("_queue_rows.html", context)
 
