@@ -29,6 +29,8 @@ from bot.models.core import HANDOFF_STATUSES
 from knowledge.windows import WINDOW_IDS
 
 NOT_FOUND = "この相談は見つかりません。"
+#: No reply form and no reply on these (take the case up again to write to the resident).
+CLOSED_STATUSES = ("closed",)
 
 FLASH: dict[str, str] = {
     "claimed": "この相談の担当になりました。",
@@ -46,6 +48,7 @@ FLASH: dict[str, str] = {
     "bad_assignee": "その職員には割り当てられません。",
     "not_allowed": "この操作は管理職だけができます。",
     "no_consent": "同意がないため、この相談では送信できません。",
+    "case_closed": "終了した相談からは送信できません。状況を「対応中」にもどしてください。",
 }
 
 
@@ -187,7 +190,9 @@ def router(ctx: AdminContext) -> APIRouter:
                 in ("claimed", "assigned", "status", "note", "connected", "sent", "handed_back")
                 else "warn",
                 "can_act": can_act,
-                "can_reply": can_act and detail.basis in ("consent", "crisis_policy"),
+                "can_reply": can_act
+                and detail.basis in ("consent", "crisis_policy")
+                and detail.handoff.status not in CLOSED_STATUSES,
                 "users": users,
                 "transitions": [
                     s
@@ -347,6 +352,8 @@ def router(ctx: AdminContext) -> APIRouter:
             detail = q.get_case(session, viewer(staff), handoff_id)
         if detail is None or detail.basis not in ("consent", "crisis_policy"):
             return RedirectResponse(_case_url(handoff_id, "no_consent"), status_code=303)
+        if detail.handoff.status in CLOSED_STATUSES:
+            return RedirectResponse(_case_url(handoff_id, "case_closed"), status_code=303)
         return run(
             handoff_id,
             "sent",

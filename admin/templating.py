@@ -48,6 +48,7 @@ def build_environment() -> Environment:
     )
     env.filters["jst"] = jst
     env.filters["duration"] = duration
+    env.filters["jst_weekday"] = lambda v: v.astimezone(JST).weekday()
     env.filters["window"] = labels.window_label
     env.filters["status"] = lambda v: labels.STATUS_LABELS.get(v, v)
     env.filters["urgency"] = lambda v: labels.URGENCY_LABELS.get(v, v)
