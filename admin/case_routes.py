@@ -17,12 +17,13 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from admin import wording
 from admin.auth import PageError, Staff, check_csrf, client_ip, require
 from admin.context import AdminContext
 from admin.csvexport import csv_response
 from admin.labels import window_names
 from admin.queries import cases as q
-from admin.queries.staff import active_users
+from admin.queries.staff import active_users, user_names
 from admin.templating import render
 from bot.actions import cases as case_actions
 from bot.models.core import HANDOFF_STATUSES
@@ -161,6 +162,7 @@ def router(ctx: AdminContext) -> APIRouter:
         with ctx.read() as session:
             detail = q.get_case(session, viewer(staff), handoff_id)
             users = active_users(session) if staff.at_least("supervisor") else []
+            names = user_names(session)
         if detail is None:
             raise PageError(404, NOT_FOUND)
         with ctx.database.write() as session:
@@ -200,6 +202,7 @@ def router(ctx: AdminContext) -> APIRouter:
                     if s in case_actions.TRANSITIONS.get(detail.handoff.status, ())
                 ],
                 "phrases": canned_phrases(),
+                "history": wording.history_lines(detail.history, names),
                 "request_key": secrets.token_hex(16),
                 "window_names": window_names(),
                 "now": ctx.clock(),

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
-from admin import labels
+from admin import labels, wording
 from knowledge.calendar import JST
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -55,6 +55,11 @@ def build_environment() -> Environment:
     env.filters["reporter"] = lambda v: labels.REPORTER_LABELS.get(v, v)
     env.filters["role"] = lambda v: labels.ROLE_LABELS.get(v, v)
     env.filters["delivery"] = lambda v: labels.DELIVERY_LABELS.get(v, v)
+    env.filters["action"] = wording.action_label
+    env.filters["actor"] = lambda v: wording.ACTOR_LABELS.get(v, v)
+    env.filters["target"] = lambda v: wording.TARGET_LABELS.get(v, v)
+    env.filters["evidence"] = wording.evidence_line
+    env.globals["describe"] = wording.describe
     env.globals["STATUS_LABELS"] = labels.STATUS_LABELS
     env.globals["URGENCY_LABELS"] = labels.URGENCY_LABELS
     env.globals["REPORTER_LABELS"] = labels.REPORTER_LABELS
