@@ -23,6 +23,7 @@ from admin.context import AdminContext
 from admin.csvexport import csv_response
 from admin.labels import window_names
 from admin.queries import cases as q
+from admin.queries import views
 from admin.queries.staff import active_users, user_names
 from admin.templating import render
 from bot.actions import cases as case_actions
@@ -79,12 +80,16 @@ def router(ctx: AdminContext) -> APIRouter:
         filters = q.QueueFilters.parse(params, WINDOW_IDS)
         with ctx.read() as session:
             page = q.queue(session, viewer(staff), filters)
+            crisis_ids = (
+                views.crisis_waiting_ids(session, viewer(staff)) if page.crisis_waiting else []
+            )
             users = active_users(session) if staff.at_least("supervisor") else []
         return {
             "user": staff,
             "csrf_token": staff.csrf_token,
             "filters": filters,
             "page": page,
+            "crisis_ids": crisis_ids,
             "users": users,
             "rows_url": "/admin/queue/rows?" + urlencode(filters.query_string()),
             "page_url": lambda n: "/admin/?" + urlencode(filters.query_string(page=n)),

@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from admin.queries.cases import Viewer, rights_clause
 from bot.models.booking import Slot
+from bot.models.core import Handoff
 from knowledge.booking import earliest_start
 
 
@@ -37,3 +39,22 @@ def open_slots(
         .limit(limit)
     ).all()
     return [OpenSlot(int(i), s, e, int(r)) for i, s, e, r in rows]
+
+
+def crisis_waiting_ids(session: Session, viewer: Viewer, limit: int = 50) -> list[int]:
+    """The crisis cases waiting for someone (new, unassigned) that this viewer may open,
+    newest first: the page's alert tells a NEW one apart from those already announced."""
+    return [
+        int(i)
+        for i in session.scalars(
+            select(Handoff.id)
+            .where(
+                rights_clause(viewer),
+                Handoff.urgency == "crisis",
+                Handoff.status == "new",
+                Handoff.assigned_to.is_(None),
+            )
+            .order_by(Handoff.id.desc())
+            .limit(limit)
+        )
+    ]
