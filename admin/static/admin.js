@@ -29,13 +29,15 @@
     }).map(function (v) { return parseInt(v, 10); });
   }
 
-  function beep() {
+  function beep(times) { // two short tones per case (at most three cases in a row)
     var Ctx = window.AudioContext || window.webkitAudioContext;
     if (!Ctx) { return; }
+    var offsets = [];
+    for (var i = 0; i < Math.min(times || 1, 3); i += 1) { offsets.push(i * 0.8, i * 0.8 + 0.28); }
     try {
       if (!audio) { audio = new Ctx(); }
       if (audio.state === "suspended") { audio.resume(); }
-      [0, 0.28].forEach(function (offset) {
+      offsets.forEach(function (offset) {
         var osc = audio.createOscillator();
         var gain = audio.createGain();
         osc.type = "sine";
@@ -85,7 +87,7 @@
       ")。担当を待っています。");
     if (enabled()) {
       fresh.forEach(notify);
-      beep();
+      beep(fresh.length);
     }
   }
 
@@ -113,7 +115,7 @@
   function toggle() {
     if (enabled()) { remember(false); showState(); return; }
     remember(true);
-    beep(); // a click is the gesture that lets this page play sound later
+    beep(1); // a click is the gesture that lets this page play sound later
     if ("Notification" in window && window.Notification.permission === "default") {
       var asked = window.Notification.requestPermission(showState);
       if (asked && asked.then) { asked.then(showState); }

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import Database
-from bot.models.staff import StaffSession
+from bot.models.staff import StaffSession, StaffUser
 from tests.integration.admin_support import (
     PASSWORD,
     StaffClient,
@@ -93,3 +93,9 @@ def test_locked_and_unknown_accounts_get_the_same_answer(
     assert _strip(locked.text) == _strip(unknown.text) == _strip(unknown_right_shape.text)
     assert locked.headers.get("content-type") == unknown.headers.get("content-type")
     assert "ログイン" in locked.text
+    # A disabled account, even with its right password, answers the same way too.
+    jiro = make_user(database, "jiro")
+    with database.write() as session:
+        session.get_one(StaffUser, jiro).disabled = True
+    disabled = login(web.client(), "jiro", PASSWORD)
+    assert disabled.status_code == 401 and _strip(disabled.text) == _strip(unknown.text)

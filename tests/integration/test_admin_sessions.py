@@ -88,6 +88,12 @@ def test_add_move_cancel_a_session_date(staff_client: StaffClient, database: Dat
     assert slot.capacity == 4 and not slot.blocked
     assert slot.starts_at == datetime.combine(first, time(15), JST)
     assert audit_rows(database, "slot.add")[-1].detail == {"service": "ibasho", "capacity": 4}
+    shown = staff_client.get(
+        "/admin/slots", params={"service": "ibasho", "from": first.isoformat()}
+    )
+    assert f'id="slot-{slot.id}"' in shown.text
+    assert f'action="/admin/slots/{slot.id}/cancel-session"' in shown.text
+    assert f'action="/admin/slots/{slot.id}/move-session"' in shown.text
     # The same time twice is refused; a consultation cannot be added this way.
     assert desk.post("/admin/slots/sessions", service="ibasho", day=first.isoformat(),
                      start="15:00", end="17:00", capacity="4") == "exists"  # fmt: skip
