@@ -168,6 +168,9 @@ def router(ctx: AdminContext) -> APIRouter:
             detail = q.get_case(session, viewer(staff), handoff_id)
             users = active_users(session) if staff.at_least("supervisor") else []
             names = user_names(session)
+            history = (
+                views.case_history(session, detail.handoff, names) if detail is not None else []
+            )
         if detail is None:
             raise PageError(404, NOT_FOUND)
         with ctx.database.write() as session:
@@ -207,7 +210,7 @@ def router(ctx: AdminContext) -> APIRouter:
                     if s in case_actions.TRANSITIONS.get(detail.handoff.status, ())
                 ],
                 "phrases": canned_phrases(),
-                "history": wording.history_lines(detail.history, names),
+                "history": wording.history_lines(history, names),
                 "request_key": secrets.token_hex(16),
                 "window_names": window_names(),
                 "now": ctx.clock(),

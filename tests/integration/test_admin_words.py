@@ -145,3 +145,41 @@ def test_audit_log_in_japanese(staff_client: StaffClient, database: Database) ->
     by_code = {r[header.index("種別")]: r for r in rows[1:]}
     assert by_code["case.view"][header.index("操作")] == "閲覧"
     assert by_code["account.role"][header.index("詳細(ことば)")] == "職員 → 管理職"
+
+
+def test_many_views_do_not_push_the_claim_out_of_the_history(
+    staff_client: StaffClient, database: Database
+) -> None:
+    hanako = make_user(database, "hanako")
+    case_id = make_case(database)
+    now = datetime.now(UTC)
+    with database.write() as session:
+        session.add(
+            AuditLog(
+                actor_type="staff",
+                actor_id=str(hanako),
+                action="case.claim",
+                target_type="handoff",
+                target_id=str(case_id),
+                detail={},
+                at=now - timedelta(days=3),
+            )
+        )
+        for n in range(260):  # a case open on a desk for days: hundreds of page views
+            session.add(
+                AuditLog(
+                    actor_type="staff",
+                    actor_id=str(hanako),
+                    action="case.view",
+                    target_type="handoff",
+                    target_id=str(case_id),
+                    detail={"basis": "consent"},
+                    at=now - timedelta(days=2) + timedelta(minutes=n),
+                )
+            )
+    logged_in(staff_client, "hanako")
+    rows = history_rows(staff_client.get(f"/admin/cases/{case_id}").text)
+    assert [a for a, _ in rows].count("case.claim") == 1
+    views = [body for a, body in rows if a == "case.view"]
+    assert 1 <= len(views) <= 2  # 260 views on one or two JST days
+    assert sum(int(re.search(r"閲覧 (\d+)回", v).group(1)) for v in views) == 260  # type: ignore[union-attr]
