@@ -26,6 +26,7 @@ from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.test_admin_browser import screenshots, service
 from tests.integration.admin_support import PASSWORD, make_case, make_user
 from tests.integration.conftest import Service
+from tests.integration.test_admin_sessions import open_days
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 __all__ = ["screenshots", "service"]
@@ -223,6 +224,19 @@ def test_layout_at_phone_and_tablet_widths_and_crisis_alerts(
             page.reload()
             expect(page.locator("#alerts-state")).to_have_text("通知と音: オン")
             assert page.evaluate("window.__asked") == 0 and page.evaluate("window.__notes") == []
+
+            # --- a 居場所 date added and cancelled from the slots page --------------------
+            day = open_days(1)[0]
+            page.goto(f"{service.base_url}/admin/slots?service=ibasho&from={day.isoformat()}")
+            add = page.locator("form[action='/admin/slots/sessions']")
+            add.locator("input[name=day]").fill(day.isoformat())
+            add.locator("input[name=capacity]").fill("8")
+            add.locator("button[type=submit]").click()
+            expect(page.locator(".flash")).to_contain_text("日程を追加しました")
+            expect(page.locator("table.small tbody")).to_contain_text("0 / 8")
+            page.screenshot(path=str(screenshots / "slots-session.png"))
+            page.locator("button:has-text('この回を中止する')").first.click()
+            expect(page.locator(".flash")).to_contain_text("この回を中止しました")
             assert not [e for e in errors if "Content Security Policy" in e], errors
         finally:
             browser.close()
