@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from admin import wording
 from admin.auth import client_ip, require
 from admin.context import AdminContext
 from admin.csvexport import csv_response
@@ -56,6 +57,7 @@ def router(ctx: AdminContext) -> APIRouter:
         f = aq.AuditFilters.parse(dict(request.query_params))
         with ctx.read() as session:
             rows = aq.export(session, f)
+            names = user_names(session)
         with ctx.database.write() as session:
             case_actions.record_view(
                 session,
@@ -68,16 +70,19 @@ def router(ctx: AdminContext) -> APIRouter:
             "id",
             "日時",
             "種別",
+            "操作",
             "操作者種別",
             "操作者ID",
             "対象種別",
             "対象ID",
             "詳細",
+            "詳細(ことば)",
             "IP",
         ]
         body = (
-            [a.id, a.at, a.action, a.actor_type, a.actor_id, a.target_type, a.target_id,
-             json.dumps(a.detail, ensure_ascii=False, sort_keys=True), a.ip]
+            [a.id, a.at, a.action, wording.action_label(a.action), a.actor_type, a.actor_id,
+             a.target_type, a.target_id, json.dumps(a.detail, ensure_ascii=False, sort_keys=True),
+             wording.describe(a.action, a.detail, names), a.ip]
             for a in rows
         )  # fmt: skip
         return csv_response("marugoto-audit.csv", header, body)

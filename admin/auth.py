@@ -61,7 +61,12 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def current_staff(ctx: AdminContext, request: Request) -> Staff | None:
+def current_staff(ctx: AdminContext, request: Request, *, activity: bool = True) -> Staff | None:
+    """The signed-in staff member, or None (no session, expired, idle too long, disabled).
+
+    `activity=False` for requests a page makes by itself (the queue's htmx poll): they are
+    answered, but they do not count as the person doing something, so an unattended desk
+    still reaches the idle timeout."""
     token = request.cookies.get(ctx.cookie_name)
     if not token or len(token) > 128:
         return None
@@ -77,7 +82,7 @@ def current_staff(ctx: AdminContext, request: Request) -> Staff | None:
         or now - row.last_seen_at >= ctx.policy.idle_timeout
     ):
         return None
-    if now - row.last_seen_at >= ctx.policy.touch_interval:
+    if activity and now - row.last_seen_at >= ctx.policy.touch_interval:
         with ctx.database.write() as session:
             staff_actions.touch_session(session, session_id=session_id, now=now)
     return Staff(
@@ -90,8 +95,10 @@ def current_staff(ctx: AdminContext, request: Request) -> Staff | None:
     )
 
 
-def require(ctx: AdminContext, request: Request, role: str = "staff") -> Staff:
-    staff = current_staff(ctx, request)
+def require(
+    ctx: AdminContext, request: Request, role: str = "staff", *, activity: bool = True
+) -> Staff:
+    staff = current_staff(ctx, request, activity=activity)
     if staff is None:
         raise LoginRequired()
     if not staff.at_least(role):

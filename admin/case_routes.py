@@ -17,18 +17,22 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from admin import wording
 from admin.auth import PageError, Staff, check_csrf, client_ip, require
 from admin.context import AdminContext
 from admin.csvexport import csv_response
 from admin.labels import window_names
 from admin.queries import cases as q
-from admin.queries.staff import active_users
+from admin.queries import views
+from admin.queries.staff import active_users, user_names
 from admin.templating import render
 from bot.actions import cases as case_actions
 from bot.models.core import HANDOFF_STATUSES
 from knowledge.windows import WINDOW_IDS
 
 NOT_FOUND = "この相談は見つかりません。"
+#: No reply form and no reply on these (take the case up again to write to the resident).
+CLOSED_STATUSES = ("closed",)
 
 FLASH: dict[str, str] = {
     "claimed": "この相談の担当になりました。",
@@ -46,6 +50,7 @@ FLASH: dict[str, str] = {
     "bad_assignee": "その職員には割り当てられません。",
     "not_allowed": "この操作は管理職だけができます。",
     "no_consent": "同意がないため、この相談では送信できません。",
+    "case_closed": "終了した相談からは送信できません。状況を「対応中」にもどしてください。",
 }
 
 
@@ -75,12 +80,16 @@ def router(ctx: AdminContext) -> APIRouter:
         filters = q.QueueFilters.parse(params, WINDOW_IDS)
         with ctx.read() as session:
             page = q.queue(session, viewer(staff), filters)
+            crisis_ids = (
+                views.crisis_waiting_ids(session, viewer(staff)) if page.crisis_waiting else []
+            )
             users = active_users(session) if staff.at_least("supervisor") else []
         return {
             "user": staff,
             "csrf_token": staff.csrf_token,
             "filters": filters,
             "page": page,
+            "crisis_ids": crisis_ids,
             "users": users,
             "rows_url": "/admin/queue/rows?" + urlencode(filters.query_string()),
             "page_url": lambda n: "/admin/?" + urlencode(filters.query_string(page=n)),
@@ -109,7 +118,8 @@ def router(ctx: AdminContext) -> APIRouter:
 
     @r.get("/admin/queue/rows")
     def queue_rows(request: Request) -> Response:
-        staff = require(ctx, request)
+        # The page's own 10-second poll: not something the person did (idle timeout).
+        staff = require(ctx, request, activity=False)
         context = queue_context(request, staff)
         return render("_queue_rows.html", context)
 
@@ -157,6 +167,10 @@ def router(ctx: AdminContext) -> APIRouter:
         with ctx.read() as session:
             detail = q.get_case(session, viewer(staff), handoff_id)
             users = active_users(session) if staff.at_least("supervisor") else []
+            names = user_names(session)
+            history = (
+                views.case_history(session, detail.handoff, names) if detail is not None else []
+            )
         if detail is None:
             raise PageError(404, NOT_FOUND)
         with ctx.database.write() as session:
@@ -186,7 +200,9 @@ def router(ctx: AdminContext) -> APIRouter:
                 in ("claimed", "assigned", "status", "note", "connected", "sent", "handed_back")
                 else "warn",
                 "can_act": can_act,
-                "can_reply": can_act and detail.basis in ("consent", "crisis_policy"),
+                "can_reply": can_act
+                and detail.basis in ("consent", "crisis_policy")
+                and detail.handoff.status not in CLOSED_STATUSES,
                 "users": users,
                 "transitions": [
                     s
@@ -194,6 +210,7 @@ def router(ctx: AdminContext) -> APIRouter:
                     if s in case_actions.TRANSITIONS.get(detail.handoff.status, ())
                 ],
                 "phrases": canned_phrases(),
+                "history": wording.history_lines(history, names),
                 "request_key": secrets.token_hex(16),
                 "window_names": window_names(),
                 "now": ctx.clock(),
@@ -346,6 +363,8 @@ def router(ctx: AdminContext) -> APIRouter:
             detail = q.get_case(session, viewer(staff), handoff_id)
         if detail is None or detail.basis not in ("consent", "crisis_policy"):
             return RedirectResponse(_case_url(handoff_id, "no_consent"), status_code=303)
+        if detail.handoff.status in CLOSED_STATUSES:
+            return RedirectResponse(_case_url(handoff_id, "case_closed"), status_code=303)
         return run(
             handoff_id,
             "sent",

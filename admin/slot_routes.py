@@ -1,11 +1,12 @@
 """Slots (all staff): the coming weeks per service; block / reopen a slot, change its
-capacity, close a day; see who is booked (as consent allows); book a case's resident into
-a slot, cancel or move a booking (the resident is told on LINE)."""
+capacity, close a day; add, cancel or move a date of a monthly session (居場所, 家族の集い);
+see who is booked (as consent allows); book a case's resident into a slot, cancel or move
+a booking to one of the open slots offered (the resident is told on LINE)."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -16,6 +17,7 @@ from admin.case_routes import viewer
 from admin.context import AdminContext
 from admin.queries import cases as q
 from admin.queries import slots as sq
+from admin.queries import views as vq
 from admin.templating import render
 from bot.actions import booking as booking_actions
 from bot.actions import cases as case_actions
@@ -41,7 +43,27 @@ FLASH = {
     "unreachable": "この方には LINE で送れません。",
     "no_consent": "同意のない相談には予約を入れられません。",
     "duplicate": "同じ操作はすでに受け付けています。",
+    "session_added": "日程を追加しました。LINE の予約で選べるようになります。",
+    "session_cancelled": "この回を中止しました。予約していた方には LINE でお知らせします。",
+    "session_moved": "日程を移しました。予約していた方には新しい日時を LINE でお知らせします。",
+    "not_session": "この内容は日程の追加・中止・移動ができません。",
+    "past": "過ぎた日時は選べません。",
+    "bad_time": "開始と終了の時刻を確かめてください。",
+    "bad_capacity": "定員は 1 から 1000 の間にしてください。",
+    "closed_day": "その日は休みの日です。",
+    "exists": "その日時にはすでに回があります。",
+    "same_time": "いまと同じ日時です。",
+    "too_small": "予約している人数より定員が少なくなります。",
+    "move_failed": "予約を新しい日時に移せませんでした(近すぎる日時など)。何も変えていません。",
 }
+
+
+def _jst_at(day: str, at: str) -> datetime | None:
+    """A JST date and HH:MM from a form, as an aware datetime (None if malformed)."""
+    try:
+        return datetime.combine(date.fromisoformat(day[:10]), time.fromisoformat(at[:5]), JST)
+    except ValueError:
+        return None
 
 
 def router(ctx: AdminContext) -> APIRouter:
@@ -74,6 +96,7 @@ def router(ctx: AdminContext) -> APIRouter:
         start = max(min(start, today + timedelta(days=400)), today - timedelta(days=400))
         with ctx.read() as session:
             days = sq.days(session, viewer(staff), service, start)
+            targets = vq.open_slots(session, service, ctx.clock())
         with ctx.database.write() as session:
             case_actions.record_view(
                 session,
@@ -97,8 +120,23 @@ def router(ctx: AdminContext) -> APIRouter:
                 "next_url": "/admin/slots?"
                 + urlencode({"service": service, "from": (start + timedelta(days=21)).isoformat()}),
                 "request_key": secrets.token_hex(16),
+                "move_targets": targets,
+                "now": ctx.clock(),
+                "session_service": service in slot_actions.session_services(),
+                "session_defaults": session_defaults(service),
             },
         )
+
+    def session_defaults(service_id: str) -> dict[str, object]:
+        settings = load_booking_settings()
+        spec = settings.services.get(service_id)
+        if spec is None or spec.start is None or spec.end is None:
+            return {"start": "", "end": "", "capacity": 10}
+        return {
+            "start": spec.start.strftime("%H:%M"),
+            "end": spec.end.strftime("%H:%M"),
+            "capacity": settings.capacity_of(spec),
+        }
 
     def acting(request: Request, csrf_token: str) -> Staff:
         staff = require(ctx, request)
@@ -150,6 +188,78 @@ def router(ctx: AdminContext) -> APIRouter:
                 cancel_bookings=cancel_bookings == "1",
             )
         return back(request, "closed")
+
+    @r.post("/admin/slots/sessions")
+    def add_session(
+        request: Request,
+        csrf_token: str = Form(""),
+        service: str = Form("", max_length=32),
+        day: str = Form("", max_length=16),
+        start: str = Form("", max_length=8),
+        end: str = Form("", max_length=8),
+        capacity: int = Form(0),
+    ) -> Response:
+        staff = acting(request, csrf_token)
+        starts_at, ends_at = _jst_at(day, start), _jst_at(day, end)
+        if starts_at is None or ends_at is None:
+            return back(request, "bad_time")
+        try:
+            with ctx.database.write() as session:
+                slot_actions.add_session(
+                    session,
+                    service_id=service,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    capacity=capacity,
+                    staff_id=staff.user_id,
+                    now=ctx.clock(),
+                )
+        except slot_actions.SessionError as error:
+            return back(request, error.code)
+        return back(request, "session_added")
+
+    @r.post("/admin/slots/{slot_id}/cancel-session")
+    def cancel_session(request: Request, slot_id: int, csrf_token: str = Form("")) -> Response:
+        staff = acting(request, csrf_token)
+        try:
+            with ctx.database.write() as session:
+                slot_actions.cancel_session(
+                    session, slot_id, staff_id=staff.user_id, now=ctx.clock(), ip=client_ip(request)
+                )
+        except slot_actions.SessionError as error:
+            return back(request, error.code)
+        return back(request, "session_cancelled")
+
+    @r.post("/admin/slots/{slot_id}/move-session")
+    def move_session(
+        request: Request,
+        slot_id: int,
+        csrf_token: str = Form(""),
+        day: str = Form("", max_length=16),
+        start: str = Form("", max_length=8),
+        end: str = Form("", max_length=8),
+        capacity: str = Form("", max_length=8),
+    ) -> Response:
+        staff = acting(request, csrf_token)
+        starts_at, ends_at = _jst_at(day, start), _jst_at(day, end)
+        if starts_at is None or ends_at is None:
+            return back(request, "bad_time")
+        seats = int(capacity) if capacity.isdigit() else None
+        try:
+            with ctx.database.write() as session:
+                slot_actions.move_session(
+                    session,
+                    slot_id,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    capacity=seats,
+                    staff_id=staff.user_id,
+                    now=ctx.clock(),
+                    ip=client_ip(request),
+                )
+        except slot_actions.SessionError as error:
+            return back(request, error.code)
+        return back(request, "session_moved")
 
     @r.post("/admin/slots/{slot_id}/book")
     def book(

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
-from admin import labels
+from admin import labels, wording
 from knowledge.calendar import JST
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -48,12 +48,18 @@ def build_environment() -> Environment:
     )
     env.filters["jst"] = jst
     env.filters["duration"] = duration
+    env.filters["jst_weekday"] = lambda v: v.astimezone(JST).weekday()
     env.filters["window"] = labels.window_label
     env.filters["status"] = lambda v: labels.STATUS_LABELS.get(v, v)
     env.filters["urgency"] = lambda v: labels.URGENCY_LABELS.get(v, v)
     env.filters["reporter"] = lambda v: labels.REPORTER_LABELS.get(v, v)
     env.filters["role"] = lambda v: labels.ROLE_LABELS.get(v, v)
     env.filters["delivery"] = lambda v: labels.DELIVERY_LABELS.get(v, v)
+    env.filters["action"] = wording.action_label
+    env.filters["actor"] = lambda v: wording.ACTOR_LABELS.get(v, v)
+    env.filters["target"] = lambda v: wording.TARGET_LABELS.get(v, v)
+    env.filters["evidence"] = wording.evidence_line
+    env.globals["describe"] = wording.describe
     env.globals["STATUS_LABELS"] = labels.STATUS_LABELS
     env.globals["URGENCY_LABELS"] = labels.URGENCY_LABELS
     env.globals["REPORTER_LABELS"] = labels.REPORTER_LABELS

@@ -16,9 +16,11 @@ from sqlalchemy import Table, and_, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import audit
+from bot.actions import booking as booking_actions
 from bot.actions.booking import staff_cancel
 from bot.db import insert_or_ignore, is_postgresql
 from bot.models.booking import Booking, BookingClosure, Slot
+from bot.models.core import Resident
 from knowledge.booking import BookingSettings, generate_slots, load_booking_settings
 from knowledge.calendar import JST, to_jst
 
@@ -217,3 +219,214 @@ def reopen_day(session: Session, day: date, *, staff_id: int | None, now: dateti
         {"slots_reopened": reopened},
     )
     return reopened
+
+
+# ----------------------------------------------------------------------------- sessions
+# The monthly sessions (居場所, 家族の集い) are dates staff manage: add one, cancel one (its
+# residents are told), or move one (each booking follows to the new time and its resident
+# is told). A cancelled or moved date stays as a blocked row, so ensure_slots never
+# re-creates it from the monthly pattern.
+
+SESSION_CAPACITY_MAX = 1000
+
+
+class SessionError(ValueError):
+    """A refused session change; `code` is shown to staff as a short message."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def session_services(settings: BookingSettings | None = None) -> dict[str, str]:
+    """The services whose dates staff manage one by one: id -> the staff pages' name."""
+    settings = settings or load_booking_settings()
+    return {s.id: s.short_name for s in settings.services.values() if s.pattern == "monthly"}
+
+
+def _check_session_time(
+    service_id: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    now: datetime,
+    settings: BookingSettings,
+) -> None:
+    if service_id not in session_services(settings):
+        raise SessionError("not_session")
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise ValueError("aware datetimes only")
+    if starts_at <= now:
+        raise SessionError("past")
+    if ends_at <= starts_at or ends_at - starts_at > timedelta(hours=12):
+        raise SessionError("bad_time")
+    if not 1 <= capacity <= SESSION_CAPACITY_MAX:
+        raise SessionError("bad_capacity")
+    if settings.is_closed(to_jst(starts_at).date()):
+        raise SessionError("closed_day")
+
+
+def _place_session(
+    session: Session,
+    service_id: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    now: datetime,
+) -> Slot:
+    """A new open slot at that time, or a cancelled (blocked, empty) one there reopened."""
+    day = to_jst(starts_at).date()
+    if session.scalar(select(BookingClosure.day).where(BookingClosure.day == day)) is not None:
+        raise SessionError("closed_day")
+    existing = session.scalar(
+        select(Slot).where(Slot.service_id == service_id, Slot.starts_at == starts_at)
+    )
+    if existing is not None:
+        if not existing.blocked or existing.booked_count > 0:
+            raise SessionError("exists")
+        existing.blocked = False
+        existing.ends_at = ends_at
+        existing.capacity = capacity
+        session.flush()
+        return existing
+    slot = Slot(
+        service_id=service_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        booked_count=0,
+        blocked=False,
+        created_at=now,
+    )
+    session.add(slot)
+    session.flush()
+    return slot
+
+
+def add_session(
+    session: Session,
+    *,
+    service_id: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    staff_id: int | None,
+    now: datetime,
+    settings: BookingSettings | None = None,
+) -> Slot:
+    """Add a date of a monthly session (e.g. an extra 居場所), open for booking at once."""
+    settings = settings or load_booking_settings()
+    _check_session_time(service_id, starts_at, ends_at, capacity, now, settings)
+    slot = _place_session(session, service_id, starts_at, ends_at, capacity, now)
+    _audit(
+        session,
+        staff_id,
+        "slot.add",
+        "slot",
+        slot.id,
+        {"service": service_id, "capacity": capacity},
+    )
+    return slot
+
+
+def _future_session(session: Session, slot_id: int, now: datetime) -> Slot:
+    slot = session.get(Slot, slot_id)
+    if slot is None or slot.service_id not in session_services():
+        raise SessionError("not_found")
+    if slot.starts_at <= now:
+        raise SessionError("past")
+    return slot
+
+
+def _active_bookings(session: Session, slot_id: int) -> list[Booking]:
+    return list(
+        session.scalars(
+            select(Booking)
+            .where(Booking.slot_id == slot_id, Booking.status == "active")
+            .order_by(Booking.id)
+        )
+    )
+
+
+def cancel_session(
+    session: Session, slot_id: int, *, staff_id: int | None, now: datetime, ip: str | None = None
+) -> int:
+    """Cancel one date: it is no longer offered, and each booking on it is cancelled with a
+    kind notice to the resident (new times offered). Returns the bookings cancelled."""
+    slot = _future_session(session, slot_id, now)
+    bookings = _active_bookings(session, slot.id)
+    for booking in bookings:
+        staff_cancel(session, booking.id, staff_id=staff_id, now=now, ip=ip)
+    session.execute(
+        update(Slot)
+        .where(Slot.id == slot.id)
+        .values(blocked=True)
+        .execution_options(synchronize_session=False)
+    )
+    _audit(
+        session,
+        staff_id,
+        "slot.cancel",
+        "slot",
+        slot.id,
+        {"service": slot.service_id, "bookings": len(bookings)},
+    )
+    return len(bookings)
+
+
+def move_session(
+    session: Session,
+    slot_id: int,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int | None = None,
+    staff_id: int | None,
+    now: datetime,
+    ip: str | None = None,
+    settings: BookingSettings | None = None,
+) -> Slot:
+    """Move one date to another time: a slot there (capacity kept unless given), every
+    booking moved onto it (its resident told the new time on LINE), the old date closed.
+    All or nothing: a booking that cannot follow (too soon, no room) refuses the move."""
+    settings = settings or load_booking_settings()
+    old = _future_session(session, slot_id, now)
+    seats = capacity if capacity is not None else old.capacity
+    _check_session_time(old.service_id, starts_at, ends_at, seats, now, settings)
+    if starts_at == old.starts_at:
+        raise SessionError("same_time")
+    bookings = _active_bookings(session, old.id)
+    if seats < len(bookings):
+        raise SessionError("too_small")
+    new = _place_session(session, old.service_id, starts_at, ends_at, seats, now)
+    for booking in bookings:
+        resident = session.get(Resident, booking.resident_id)
+        if resident is None:
+            raise SessionError("move_failed")
+        result = booking_actions.move(
+            session,
+            resident=resident,
+            booking_id=booking.id,
+            new_slot_id=new.id,
+            now=now,
+            request_key=f"session-move:{old.id}:{new.id}:{booking.id}",
+            actor=booking_actions.Actor.staff(staff_id, ip),
+            notify=True,
+        )
+        if result.status != "booked":
+            raise SessionError("move_failed")
+    session.execute(
+        update(Slot)
+        .where(Slot.id == old.id)
+        .values(blocked=True)
+        .execution_options(synchronize_session=False)
+    )
+    _audit(
+        session,
+        staff_id,
+        "slot.move",
+        "slot",
+        old.id,
+        {"service": old.service_id, "new_slot_id": new.id, "bookings": len(bookings)},
+    )
+    return new
