@@ -10,6 +10,7 @@ One YAML file per window (or family of windows) under ``knowledge/lexicon/``::
         terms: [家賃, やちん, 家賃が払えない]
         reporter: [family, third_party]  # optional: only counts when the writer is one of these
         vague: false                     # optional: a vague worry (asks a question back)
+        who: false                       # optional: names who the person is, not the need
 
 The file is validated on load: an unknown window id, an unknown field, a duplicate group or
 term, an empty term, a weight out of range or a missing source stop the program with a
@@ -35,7 +36,17 @@ REPORTERS = frozenset({"self", "family", "third_party", "unknown"})
 ORIGINS = frozenset(
     {"colloquial", "slang", "kana", "typos", "family", "neighbour", "windows.md", "domain"}
 )
-_GROUP_FIELDS = {"name", "source", "weight", "terms", "reporter", "vague", "requires", "note"}
+_GROUP_FIELDS = {
+    "name",
+    "source",
+    "weight",
+    "terms",
+    "reporter",
+    "vague",
+    "who",
+    "requires",
+    "note",
+}
 _FILE_FIELDS = {"window", "groups", "note"}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -58,6 +69,10 @@ class MeaningGroup:
     vague: bool = False
     #: Names of groups of the same window that must also match for this one to count.
     requires: tuple[str, ...] = ()
+    #: Names who the person is or what they already have (障害, ひとり親, 80歳, 介護保険),
+    #: not what they ask: such a window steps behind another window's need (借りたい,
+    #: 部屋探し, 住民票の写し) — the label rules route the need, whoever has it.
+    who: bool = False
     file: str = ""
 
 
@@ -131,6 +146,7 @@ def _group(entry: Entry, window: str, known_windows: frozenset[str]) -> MeaningG
         terms=entry.text_list("terms"),
         reporter=reporter,
         vague=entry.boolean("vague", default=False),
+        who=entry.boolean("who", default=False),
         requires=entry.text_list("requires", required=False),
         file=entry.file,
     )

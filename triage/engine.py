@@ -87,6 +87,10 @@ SIM_WEIGHT = 0.6
 SIM_MIN = 0.2
 #: …and a resemblance this close means we understood the worry even without a lexicon word.
 SIM_CONFIDENT = 0.45
+#: A window that only names who the person is (障害, 80歳, 介護保険: `who` groups) steps behind
+#: another window's need (借りたい, 部屋探し, 住民票の写し): its score, resemblance included,
+#: ends this far below the best window with a need, when a need at least CONFIDENT matched.
+WHO_BEHIND_NEED = 0.02
 #: For English, the resemblance is the whole signal: it needs no lexicon word to count.
 EN_SIM_WEIGHT = 1.5
 EN_SIM_MIN = 0.15
@@ -266,10 +270,10 @@ class Engine:
         self._match_lemmas(tokens, hits)
         self._match_readings(tokens, hits)
         self._match_surface(norm.bare, hits)
-        scores, first, evidence, confident = self._score(hits, writer)
+        scores, first, evidence, confident, behind = self._score(hits, writer)
         if not confident and norm.fold.strip():
             self._match_fuzzy(norm.fold, hits)
-            scores, first, evidence, confident = self._score(hits, writer)
+            scores, first, evidence, confident, behind = self._score(hits, writer)
         lang = language.detect(text)
         if lang == "en":
             # Our lexicon is Japanese: an English message is routed by its resemblance to
@@ -283,6 +287,7 @@ class Engine:
             _blend(scores, first, evidence, resembled, len(norm.clean), weight, minimum)
             or confident
         )
+        _step_behind(scores, behind)
         if danger.urgency == "crisis" and OUT_OF_SCOPE in scores:
             del scores[OUT_OF_SCOPE]  # a message about a life in danger is never "not ours"
         windows = _rank(scores, first)
@@ -316,7 +321,7 @@ class Engine:
 
     def _score(
         self, hits: dict[int, _Hit], writer: Reporter
-    ) -> tuple[dict[str, float], dict[str, int], list[Evidence], bool]:
+    ) -> tuple[dict[str, float], dict[str, int], list[Evidence], bool, _Behind]:
         miss: dict[str, float] = {}
         first: dict[str, int] = {}
         evidence: list[Evidence] = []
@@ -338,6 +343,8 @@ class Engine:
         ]
         specific = any(not self.groups[i].vague for i, _ in live)
         taken: dict[str, list[tuple[int, int]]] = {}
+        named: dict[str, bool] = {}  # window -> every counted word only says who
+        needs: set[str] = set()  # windows asked for by a need, not by who the person is
         for index, hit in sorted(live, key=lambda kv: -kv[1].weight):
             group = self.groups[index]
             if group.vague and specific:
@@ -346,6 +353,14 @@ class Engine:
             if any(hit.start < end and start < hit.end for start, end in spans):
                 continue  # the same words, found again by a synonym group: count them once
             spans.append((hit.start, hit.end))
+            named[group.window] = named.get(group.window, True) and group.who
+            if (
+                not group.who
+                and not group.vague
+                and hit.weight >= CONFIDENT
+                and group.window not in _GENERAL
+            ):
+                needs.add(group.window)
             miss[group.window] = miss.get(group.window, 1.0) * (1.0 - hit.weight)
             first[group.window] = min(first.get(group.window, hit.start), hit.start)
             evidence.append(Evidence(group.window, hit.term, hit.matched, hit.weight, hit.via))
@@ -355,13 +370,35 @@ class Engine:
         scores = {
             w: 1.0 - m - (_GENERAL_PENALTY if w in _GENERAL else 0.0) for w, m in miss.items()
         }
-        worry = max((s for w, s in scores.items() if w != OUT_OF_SCOPE), default=0.0)
+        who_only = frozenset(w for w, only_who in named.items() if only_who)
+        # Who the person is (介護保険の書類, 生活保護を受けてても) is no worry of its own.
+        worry = max(
+            (s for w, s in scores.items() if w != OUT_OF_SCOPE and not named.get(w)),
+            default=0.0,
+        )
         if OUT_OF_SCOPE in scores and worry >= WORRY_BEFORE_OUT_OF_SCOPE:
             scores[OUT_OF_SCOPE] *= OUT_OF_SCOPE_BEHIND_WORRY
         if OUT_OF_SCOPE in scores and scores[OUT_OF_SCOPE] >= CONFIDENT:
             confident = True
         evidence.sort(key=lambda e: (-scores.get(e.window, 0.0), -e.weight))
-        return scores, first, evidence, confident
+        return scores, first, evidence, confident, (who_only, frozenset(needs))
+
+
+#: (windows that only name who the person is, windows asked for by a need)
+_Behind = tuple[frozenset[str], frozenset[str]]
+
+
+def _step_behind(scores: dict[str, float], behind: _Behind) -> None:
+    """障害年金の入金まで…お金を借りたい: the window of who the person is follows the window
+    of what they ask (in place). It keeps its place before every other window."""
+    who_only, needs = behind
+    present = [scores[w] for w in needs if w in scores]
+    if not present:
+        return
+    top = max(present)
+    for w in who_only:
+        if w in scores:
+            scores[w] = min(scores[w], top - WHO_BEHIND_NEED)
 
 
 def _blend(
