@@ -61,7 +61,8 @@ _SELF = _compile(
 )
 # A child writing about themselves: 中2です, 高校生だけど, 親に言えない.
 _CHILD_WRITER = _compile(
-    r"(?:小学生|中学生|高校生|中[1-3123]|高[1-3123]|小[4-6456])(?:です|だけど|だけど|。|、|$|で|の私)"
+    r"(?:小学生|中学生|高校生|中[1-3123]|高[1-3123]|小[4-6456])(?:の)?(?:女子|男子|女|男)?"
+    r"(?:です|だけど|だけど|。|、|$|で|の私)"
     r"|親に(?:は)?(?:言えない|いえない|ばれたくない|内緒)"
 )
 # A kin word followed by a loss (夫が亡くなって) describes the writer's situation, not a
