@@ -195,8 +195,8 @@ class Engine:
     def _match_readings(self, tokens: Sequence[Token], hits: dict[int, _Hit]) -> None:
         kanji = [has_kanji(t.surface) for t in tokens]
         for i in range(len(tokens)):
-            if tokens[i].function:
-                continue  # a word starts on a word, not on が or 。
+            if tokens[i].function or (tokens[i].pos == "助詞" and i and tokens[i - 1].content):
+                continue  # a word starts on a word, not on が, 。 or the か of いつか
             reading = ""
             content = False
             for j in range(i, len(tokens)):
