@@ -91,6 +91,10 @@ SIM_CONFIDENT = 0.45
 #: another window's need (借りたい, 部屋探し, 住民票の写し): its score, resemblance included,
 #: ends this far below the best window with a need, when a need at least CONFIDENT matched.
 WHO_BEHIND_NEED = 0.02
+#: …except a window that serves the whole life of who it names (label rules: a single
+#: parent's money, nursery or divorce → ひとり親・女性相談). Its who words are no worry
+#: that pushes a city question behind, all the same.
+_WHOLE_LIFE = frozenset({"single_parent"})
 #: For English, the resemblance is the whole signal: it needs no lexicon word to count.
 EN_SIM_WEIGHT = 1.5
 EN_SIM_MIN = 0.15
@@ -355,7 +359,7 @@ class Engine:
             spans.append((hit.start, hit.end))
             named[group.window] = named.get(group.window, True) and group.who
             if (
-                not group.who
+                (not group.who or group.window in _WHOLE_LIFE)
                 and not group.vague
                 and hit.weight >= CONFIDENT
                 and group.window not in _GENERAL
@@ -370,7 +374,7 @@ class Engine:
         scores = {
             w: 1.0 - m - (_GENERAL_PENALTY if w in _GENERAL else 0.0) for w, m in miss.items()
         }
-        who_only = frozenset(w for w, only_who in named.items() if only_who)
+        who_only = frozenset(w for w, only in named.items() if only)
         # Who the person is (介護保険の書類, 生活保護を受けてても) is no worry of its own.
         worry = max(
             (s for w, s in scores.items() if w != OUT_OF_SCOPE and not named.get(w)),
@@ -392,13 +396,11 @@ def _step_behind(scores: dict[str, float], behind: _Behind) -> None:
     """障害年金の入金まで…お金を借りたい: the window of who the person is follows the window
     of what they ask (in place). It keeps its place before every other window."""
     who_only, needs = behind
-    present = [scores[w] for w in needs if w in scores]
-    if not present:
-        return
-    top = max(present)
     for w in who_only:
-        if w in scores:
-            scores[w] = min(scores[w], top - WHO_BEHIND_NEED)
+        asked = needs if w not in _WHOLE_LIFE else needs & {OUT_OF_SCOPE}
+        present = [scores[n] for n in asked if n in scores and n != w]
+        if w in scores and present:
+            scores[w] = min(scores[w], max(present) - WHO_BEHIND_NEED)
 
 
 def _blend(
