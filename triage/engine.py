@@ -95,6 +95,9 @@ WHO_BEHIND_NEED = 0.02
 #: parent's money, nursery or divorce → ひとり親・女性相談). Its who words are no worry
 #: that pushes a city question behind, all the same.
 _WHOLE_LIFE = frozenset({"single_parent"})
+#: …but house hunting is the 居住支援's whoever hunts (label rules), and a city question is
+#: nobody's.
+_BEFORE_WHOLE_LIFE = frozenset({OUT_OF_SCOPE, "housing_search"})
 #: For English, the resemblance is the whole signal: it needs no lexicon word to count.
 EN_SIM_WEIGHT = 1.5
 EN_SIM_MIN = 0.15
@@ -168,7 +171,9 @@ class Engine:
             self._lemma_first.add(lemmas[0])
             self._lemma_max = max(self._lemma_max, len(lemmas))
         kept = [t for t in tokens if not t.function]
-        reading = "".join(t.reading for t in kept)
+        # The long vowel is folded away in hiragana (あいびー → あいび) but kept in katakana
+        # (アイビー): readings meet without it.
+        reading = "".join(t.reading for t in kept).replace("ー", "")
         # Like the lemma rule: サロンを → サロン would match every サロン.
         dropped = len(kept) < len(tokens)
         if (
@@ -208,7 +213,7 @@ class Engine:
                     break  # written in kanji: the lemma and surface passes decide
                 if tokens[j].function:
                     continue  # が, を, は … (ﾎｼｮｳﾆﾝ ｲﾅｲ = 保証人がいない)
-                reading += tokens[j].reading
+                reading += tokens[j].reading.replace("ー", "")
                 if len(reading) > self._reading_max:
                     break
                 content = content or tokens[j].content
@@ -397,7 +402,7 @@ def _step_behind(scores: dict[str, float], behind: _Behind) -> None:
     of what they ask (in place). It keeps its place before every other window."""
     who_only, needs = behind
     for w in who_only:
-        asked = needs if w not in _WHOLE_LIFE else needs & {OUT_OF_SCOPE}
+        asked = needs if w not in _WHOLE_LIFE else needs & _BEFORE_WHOLE_LIFE
         present = [scores[n] for n in asked if n in scores and n != w]
         if w in scores and present:
             scores[w] = min(scores[w], max(present) - WHO_BEHIND_NEED)
