@@ -362,7 +362,8 @@ class Engine:
             if any(hit.start < end and start < hit.end for start, end in spans):
                 continue  # the same words, found again by a synonym group: count them once
             spans.append((hit.start, hit.end))
-            named[group.window] = named.get(group.window, True) and group.who
+            if (group.window, group.name) not in self._contexts:  # うちの子 says neither
+                named[group.window] = named.get(group.window, True) and group.who
             if (
                 (not group.who or group.window in _WHOLE_LIFE)
                 and not group.vague
