@@ -297,6 +297,8 @@ class Engine:
             or confident
         )
         _step_behind(scores, behind)
+        if any(e.matched == "child" for e in writer_evidence) and _CHILD_OMBUDS in behind[1]:
+            _child_first(scores)
         if danger.urgency == "crisis" and OUT_OF_SCOPE in scores:
             del scores[OUT_OF_SCOPE]  # a message about a life in danger is never "not ours"
         windows = _rank(scores, first)
@@ -362,10 +364,12 @@ class Engine:
             if any(hit.start < end and start < hit.end for start, end in spans):
                 continue  # the same words, found again by a synonym group: count them once
             spans.append((hit.start, hit.end))
-            if (group.window, group.name) not in self._contexts:  # うちの子 says neither
+            context = (group.window, group.name) in self._contexts  # うちの子 says neither
+            if not context:
                 named[group.window] = named.get(group.window, True) and group.who
             if (
-                (not group.who or group.window in _WHOLE_LIFE)
+                not context
+                and (not group.who or group.window in _WHOLE_LIFE)
                 and not group.vague
                 and hit.weight >= CONFIDENT
                 and group.window not in _GENERAL
@@ -407,6 +411,23 @@ def _step_behind(scores: dict[str, float], behind: _Behind) -> None:
         present = [scores[n] for n in asked if n in scores and n != w]
         if w in scores and present:
             scores[w] = min(scores[w], max(present) - WHO_BEHIND_NEED)
+
+
+_CHILD_OMBUDS = "child_ombuds"
+#: Where a child writing about their own life would otherwise be sent (label rules: a child
+#: writing about their own rights → 子どもオンブズ, often also education or 子ども家庭支援).
+_BEFORE_A_CHILD = frozenset({"education", "child_family"})
+
+
+def _child_first(scores: dict[str, float]) -> None:
+    """A child writing (中2です, 先生がわたし…) about a wrong done to them (the 子どもオンブズ's
+    own words matched): it opens before the school and family windows that share its words
+    (in place). Schoolwork alone (授業についていけない) stays education's."""
+    if _CHILD_OMBUDS not in scores:
+        return
+    rivals = [scores[w] for w in _BEFORE_A_CHILD if w in scores]
+    if rivals:
+        scores[_CHILD_OMBUDS] = max(scores[_CHILD_OMBUDS], max(rivals) + TIE)
 
 
 def _blend(

@@ -94,6 +94,20 @@ def is_child_word(matched: str) -> bool:
     return _CHILD_KIN.match(matched) is not None
 
 
+# A pupil's world (学校, 先生, 部活): with a parent named and no child of the writer's own,
+# the writer is the pupil (お母さんが学校に行けって言う), not a parent writing about school.
+_SCHOOL = _compile(
+    r"学校|がっこう|クラス|くらす|先生|せんせい|担任|部活|授業|宿題|テスト|給食|休み時間|校則|同級生|先輩"
+)
+_PARENT_KIN = _compile(
+    r"^(?:母親|父親|お母さん|お父さん|おかあさん|おとうさん|母|父|はは|ちち|両親|親|おかん|おとん|ママ|パパ|まま|ぱぱ)"
+)
+_SCHOOL_PEOPLE = _compile(r"^(?:担任|先輩|後輩|同級生|クラスメイト|くらすめいと|担任の先生)")
+_OWN_CHILD = _compile(
+    r"息子|娘|むすこ|むすめ|長男|次男|長女|次女|うちの子|子ども|子供|こども|赤ちゃん|孫|児童|生徒さん|利用者"
+)
+
+
 def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:
     """Guess the writer from the folded text (see triage.normalise.fold)."""
     third = _THIRD.search(folded)
@@ -104,6 +118,12 @@ def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:
     # 息子が死にたいって言ってる。中学生: the age describes the son named first, not the writer.
     if child and not (
         family and is_child_word(family[0].group(0)) and family[0].start() < child.start()
+    ):
+        return "self", (Evidence("reporter", "self", "child", 1.0, "pattern"),)
+    pupil = _SCHOOL.search(folded) and not _OWN_CHILD.search(folded)
+    if pupil and (
+        (family and not third and _PARENT_KIN.match(family[0].group(0)))
+        or (third and _SCHOOL_PEOPLE.match(third.group(0)) and not family)
     ):
         return "self", (Evidence("reporter", "self", "child", 1.0, "pattern"),)
     first_person = _SELF.search(folded)
