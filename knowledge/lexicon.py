@@ -11,6 +11,7 @@ One YAML file per window (or family of windows) under ``knowledge/lexicon/``::
         reporter: [family, third_party]  # optional: only counts when the writer is one of these
         vague: false                     # optional: a vague worry (asks a question back)
         who: false                       # optional: names who the person is, not the need
+        before: [household_budget]       # optional: when it counts, its window opens first
 
 The file is validated on load: an unknown window id, an unknown field, a duplicate group or
 term, an empty term, a weight out of range or a missing source stop the program with a
@@ -44,6 +45,7 @@ _GROUP_FIELDS = {
     "reporter",
     "vague",
     "who",
+    "before",
     "requires",
     "note",
 }
@@ -73,6 +75,9 @@ class MeaningGroup:
     #: not what they ask: such a window steps behind another window's need (借りたい,
     #: 部屋探し, 住民票の写し) — the label rules route the need, whoever has it.
     who: bool = False
+    #: Windows this group's window opens before when both are read (a label rule: rent
+    #: after a job loss is the 住居確保給付金's though card debts sit beside it).
+    before: tuple[str, ...] = ()
     file: str = ""
 
 
@@ -123,6 +128,14 @@ def _weight(entry: Entry) -> float:
     return weight
 
 
+def _before(entry: Entry, window: str, known_windows: frozenset[str]) -> tuple[str, ...]:
+    values = entry.text_list("before", required=False)
+    for other in values:
+        if other not in known_windows or other == window:
+            raise entry.fail(f"'before' names {other!r}: not another known window")
+    return values
+
+
 def _group(entry: Entry, window: str, known_windows: frozenset[str]) -> MeaningGroup:
     entry.check_keys(_GROUP_FIELDS)
     name = entry.text("name")
@@ -147,6 +160,7 @@ def _group(entry: Entry, window: str, known_windows: frozenset[str]) -> MeaningG
         reporter=reporter,
         vague=entry.boolean("vague", default=False),
         who=entry.boolean("who", default=False),
+        before=_before(entry, window, known_windows),
         requires=entry.text_list("requires", required=False),
         file=entry.file,
     )

@@ -356,6 +356,7 @@ class Engine:
         taken: dict[str, list[tuple[int, int]]] = {}
         named: dict[str, bool] = {}  # window -> every counted word only says who
         needs: set[str] = set()  # windows asked for by a need, not by who the person is
+        before: set[tuple[str, str]] = set()  # (window, window it opens before)
         for index, hit in sorted(live, key=lambda kv: -kv[1].weight):
             group = self.groups[index]
             if group.vague and specific:
@@ -364,6 +365,7 @@ class Engine:
             if any(hit.start < end and start < hit.end for start, end in spans):
                 continue  # the same words, found again by a synonym group: count them once
             spans.append((hit.start, hit.end))
+            before.update((group.window, other) for other in group.before)
             context = (group.window, group.name) in self._contexts  # うちの子 says neither
             if not context:
                 named[group.window] = named.get(group.window, True) and group.who
@@ -395,17 +397,22 @@ class Engine:
         if OUT_OF_SCOPE in scores and scores[OUT_OF_SCOPE] >= CONFIDENT:
             confident = True
         evidence.sort(key=lambda e: (-scores.get(e.window, 0.0), -e.weight))
-        return scores, first, evidence, confident, (who_only, frozenset(needs))
+        return scores, first, evidence, confident, (who_only, frozenset(needs), frozenset(before))
 
 
-#: (windows that only name who the person is, windows asked for by a need)
-_Behind = tuple[frozenset[str], frozenset[str]]
+#: (windows that only name who the person is, windows asked for by a need, (window, window
+#: it opens before) from the lexicon's `before`)
+_Behind = tuple[frozenset[str], frozenset[str], frozenset[tuple[str, str]]]
 
 
 def _step_behind(scores: dict[str, float], behind: _Behind) -> None:
-    """障害年金の入金まで…お金を借りたい: the window of who the person is follows the window
-    of what they ask (in place). It keeps its place before every other window."""
-    who_only, needs = behind
+    """The lexicon's `before` first (失業して家賃が… opens before the card debts beside it),
+    then 障害年金の入金まで…お金を借りたい: the window of who the person is follows the
+    window of what they ask (in place). It keeps its place before every other window."""
+    who_only, needs, before = behind
+    for w, other in sorted(before):
+        if w in scores and other in scores:
+            scores[w] = max(scores[w], scores[other] + TIE)
     for w in who_only:
         asked = needs if w not in _WHOLE_LIFE else needs & _BEFORE_WHOLE_LIFE
         present = [scores[n] for n in asked if n in scores and n != w]
