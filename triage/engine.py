@@ -412,7 +412,7 @@ def _step_behind(scores: dict[str, float], behind: _Behind) -> None:
     who_only, needs, before = behind
     for w, other in sorted(before):
         if w in scores and other in scores:
-            scores[w] = max(scores[w], scores[other] + TIE)
+            scores[w] = max(scores[w], scores[other] + 2 * TIE)
     for w in who_only:
         asked = needs if w not in _WHOLE_LIFE else needs & _BEFORE_WHOLE_LIFE
         present = [scores[n] for n in asked if n in scores and n != w]
@@ -434,7 +434,7 @@ def _child_first(scores: dict[str, float]) -> None:
         return
     rivals = [scores[w] for w in _BEFORE_A_CHILD if w in scores]
     if rivals:
-        scores[_CHILD_OMBUDS] = max(scores[_CHILD_OMBUDS], max(rivals) + TIE)
+        scores[_CHILD_OMBUDS] = max(scores[_CHILD_OMBUDS], max(rivals) + 2 * TIE)
 
 
 def _blend(
@@ -475,7 +475,13 @@ def _plain_negation(seq: Sequence[Token]) -> tuple[list[Token], list[str]]:
     i = 0
     while i < len(seq):
         tok = seq[i]
-        if tok.lemma == _POLITE and i + 1 < len(seq) and seq[i + 1].lemma in _POLITE_NEGATION:
+        if (
+            tok.lemma == _POLITE
+            and i + 1 < len(seq)
+            and seq[i + 1].lemma in _POLITE_NEGATION
+            # 貸してもらえませんか, 制度はありませんか: a polite request or question, not a no.
+            and not (i + 2 < len(seq) and seq[i + 2].lemma == "か")
+        ):
             end = seq[i + 1]
             merged = Token(
                 tok.surface + end.surface, "ない", "ナイ", False, False, tok.start, end.end
