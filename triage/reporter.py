@@ -102,6 +102,13 @@ _SCHOOL = _compile(
 _PARENT_KIN = _compile(
     r"^(?:母親|父親|お母さん|お父さん|おかあさん|おとうさん|母|父|はは|ちち|両親|親|おかん|おとん|ママ|パパ|まま|ぱぱ)"
 )
+# Being at home for years (ひきこもって6年, ずっと家にいる): with only a parent named, the
+# writer is the one at home (親は年金暮らし is their household), not a parent writing.
+_AT_HOME = _compile(
+    r"ひきこもって|引きこもって|ひきこもり|引きこもり|ずっと家に|家から出て(?:ない|いない)|部屋から出て(?:ない|いない)"
+    r"|外に出て(?:ない|いない)|ニート"
+)
+_OTHER_KIN = _compile(r"兄|姉|弟|妹|夫|妻|旦那|主人|祖母|祖父|おばあ|おじい|ばあちゃん|じいちゃん|叔|伯")
 _SCHOOL_PEOPLE = _compile(r"^(?:担任|先輩|後輩|同級生|クラスメイト|くらすめいと|担任の先生)")
 _OWN_CHILD = _compile(
     r"息子|娘|むすこ|むすめ|長男|次男|長女|次女|うちの子|子ども|子供|こども|赤ちゃん|孫|児童|生徒さん|利用者"
@@ -126,6 +133,15 @@ def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:
         or (third and _SCHOOL_PEOPLE.match(third.group(0)) and not family)
     ):
         return "self", (Evidence("reporter", "self", "child", 1.0, "pattern"),)
+    if (
+        family
+        and not third
+        and _PARENT_KIN.match(family[0].group(0))
+        and _AT_HOME.search(folded)
+        and not _OWN_CHILD.search(folded)
+        and not _OTHER_KIN.search(folded)
+    ):
+        return "self", (Evidence("reporter", "self", family[0].group(0), 1.0, "pattern"),)
     first_person = _SELF.search(folded)
     if third and (not family or third.start() < family[0].start()):
         return "third_party", (Evidence("reporter", "third_party", third.group(0), 1.0, "pattern"),)
