@@ -10,6 +10,8 @@ One YAML file per window (or family of windows) under ``knowledge/lexicon/``::
         terms: [家賃, やちん, 家賃が払えない]
         reporter: [family, third_party]  # optional: only counts when the writer is one of these
         vague: false                     # optional: a vague worry (asks a question back)
+        who: false                       # optional: names who the person is, not the need
+        before: [household_budget]       # optional: when it counts, its window opens first
 
 The file is validated on load: an unknown window id, an unknown field, a duplicate group or
 term, an empty term, a weight out of range or a missing source stop the program with a
@@ -35,7 +37,18 @@ REPORTERS = frozenset({"self", "family", "third_party", "unknown"})
 ORIGINS = frozenset(
     {"colloquial", "slang", "kana", "typos", "family", "neighbour", "windows.md", "domain"}
 )
-_GROUP_FIELDS = {"name", "source", "weight", "terms", "reporter", "vague", "requires", "note"}
+_GROUP_FIELDS = {
+    "name",
+    "source",
+    "weight",
+    "terms",
+    "reporter",
+    "vague",
+    "who",
+    "before",
+    "requires",
+    "note",
+}
 _FILE_FIELDS = {"window", "groups", "note"}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -58,6 +71,13 @@ class MeaningGroup:
     vague: bool = False
     #: Names of groups of the same window that must also match for this one to count.
     requires: tuple[str, ...] = ()
+    #: Names who the person is or what they already have (障害, ひとり親, 80歳, 介護保険),
+    #: not what they ask: such a window steps behind another window's need (借りたい,
+    #: 部屋探し, 住民票の写し) — the label rules route the need, whoever has it.
+    who: bool = False
+    #: Windows this group's window opens before when both are read (a label rule: rent
+    #: after a job loss is the 住居確保給付金's though card debts sit beside it).
+    before: tuple[str, ...] = ()
     file: str = ""
 
 
@@ -108,6 +128,14 @@ def _weight(entry: Entry) -> float:
     return weight
 
 
+def _before(entry: Entry, window: str, known_windows: frozenset[str]) -> tuple[str, ...]:
+    values = entry.text_list("before", required=False)
+    for other in values:
+        if other not in known_windows or other == window:
+            raise entry.fail(f"'before' names {other!r}: not another known window")
+    return values
+
+
 def _group(entry: Entry, window: str, known_windows: frozenset[str]) -> MeaningGroup:
     entry.check_keys(_GROUP_FIELDS)
     name = entry.text("name")
@@ -131,6 +159,8 @@ def _group(entry: Entry, window: str, known_windows: frozenset[str]) -> MeaningG
         terms=entry.text_list("terms"),
         reporter=reporter,
         vague=entry.boolean("vague", default=False),
+        who=entry.boolean("who", default=False),
+        before=_before(entry, window, known_windows),
         requires=entry.text_list("requires", required=False),
         file=entry.file,
     )

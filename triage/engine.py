@@ -87,6 +87,17 @@ SIM_WEIGHT = 0.6
 SIM_MIN = 0.2
 #: …and a resemblance this close means we understood the worry even without a lexicon word.
 SIM_CONFIDENT = 0.45
+#: A window that only names who the person is (障害, 80歳, 介護保険: `who` groups) steps behind
+#: another window's need (借りたい, 部屋探し, 住民票の写し): its score, resemblance included,
+#: ends this far below the best window with a need, when a need at least CONFIDENT matched.
+WHO_BEHIND_NEED = 0.02
+#: …except a window that serves the whole life of who it names (label rules: a single
+#: parent's money, nursery or divorce → ひとり親・女性相談). Its who words are no worry
+#: that pushes a city question behind, all the same.
+_WHOLE_LIFE = frozenset({"single_parent"})
+#: …but house hunting is the 居住支援's whoever hunts (label rules), and a city question is
+#: nobody's.
+_BEFORE_WHOLE_LIFE = frozenset({OUT_OF_SCOPE, "housing_search"})
 #: For English, the resemblance is the whole signal: it needs no lexicon word to count.
 EN_SIM_WEIGHT = 1.5
 EN_SIM_MIN = 0.15
@@ -160,7 +171,9 @@ class Engine:
             self._lemma_first.add(lemmas[0])
             self._lemma_max = max(self._lemma_max, len(lemmas))
         kept = [t for t in tokens if not t.function]
-        reading = "".join(t.reading for t in kept)
+        # The long vowel is folded away in hiragana (あいびー → あいび) but kept in katakana
+        # (アイビー): readings meet without it.
+        reading = "".join(t.reading for t in kept).replace("ー", "")
         # Like the lemma rule: サロンを → サロン would match every サロン.
         dropped = len(kept) < len(tokens)
         if (
@@ -191,8 +204,8 @@ class Engine:
     def _match_readings(self, tokens: Sequence[Token], hits: dict[int, _Hit]) -> None:
         kanji = [has_kanji(t.surface) for t in tokens]
         for i in range(len(tokens)):
-            if tokens[i].function:
-                continue  # a word starts on a word, not on が or 。
+            if tokens[i].function or (tokens[i].pos == "助詞" and i and tokens[i - 1].content):
+                continue  # a word starts on a word, not on が, 。 or the か of いつか
             reading = ""
             content = False
             for j in range(i, len(tokens)):
@@ -200,7 +213,7 @@ class Engine:
                     break  # written in kanji: the lemma and surface passes decide
                 if tokens[j].function:
                     continue  # が, を, は … (ﾎｼｮｳﾆﾝ ｲﾅｲ = 保証人がいない)
-                reading += tokens[j].reading
+                reading += tokens[j].reading.replace("ー", "")
                 if len(reading) > self._reading_max:
                     break
                 content = content or tokens[j].content
@@ -266,10 +279,10 @@ class Engine:
         self._match_lemmas(tokens, hits)
         self._match_readings(tokens, hits)
         self._match_surface(norm.bare, hits)
-        scores, first, evidence, confident = self._score(hits, writer)
+        scores, first, evidence, confident, behind = self._score(hits, writer)
         if not confident and norm.fold.strip():
             self._match_fuzzy(norm.fold, hits)
-            scores, first, evidence, confident = self._score(hits, writer)
+            scores, first, evidence, confident, behind = self._score(hits, writer)
         lang = language.detect(text)
         if lang == "en":
             # Our lexicon is Japanese: an English message is routed by its resemblance to
@@ -283,6 +296,9 @@ class Engine:
             _blend(scores, first, evidence, resembled, len(norm.clean), weight, minimum)
             or confident
         )
+        _step_behind(scores, behind)
+        if any(e.matched == "child" for e in writer_evidence) and _CHILD_OMBUDS in behind[1]:
+            _child_first(scores)
         if danger.urgency == "crisis" and OUT_OF_SCOPE in scores:
             del scores[OUT_OF_SCOPE]  # a message about a life in danger is never "not ours"
         windows = _rank(scores, first)
@@ -316,7 +332,7 @@ class Engine:
 
     def _score(
         self, hits: dict[int, _Hit], writer: Reporter
-    ) -> tuple[dict[str, float], dict[str, int], list[Evidence], bool]:
+    ) -> tuple[dict[str, float], dict[str, int], list[Evidence], bool, _Behind]:
         miss: dict[str, float] = {}
         first: dict[str, int] = {}
         evidence: list[Evidence] = []
@@ -338,6 +354,9 @@ class Engine:
         ]
         specific = any(not self.groups[i].vague for i, _ in live)
         taken: dict[str, list[tuple[int, int]]] = {}
+        named: dict[str, bool] = {}  # window -> every counted word only says who
+        needs: set[str] = set()  # windows asked for by a need, not by who the person is
+        before: set[tuple[str, str]] = set()  # (window, window it opens before)
         for index, hit in sorted(live, key=lambda kv: -kv[1].weight):
             group = self.groups[index]
             if group.vague and specific:
@@ -346,6 +365,18 @@ class Engine:
             if any(hit.start < end and start < hit.end for start, end in spans):
                 continue  # the same words, found again by a synonym group: count them once
             spans.append((hit.start, hit.end))
+            before.update((group.window, other) for other in group.before)
+            context = (group.window, group.name) in self._contexts  # うちの子 says neither
+            if not context:
+                named[group.window] = named.get(group.window, True) and group.who
+            if (
+                not context
+                and (not group.who or group.window in _WHOLE_LIFE)
+                and not group.vague
+                and hit.weight >= CONFIDENT
+                and group.window not in _GENERAL
+            ):
+                needs.add(group.window)
             miss[group.window] = miss.get(group.window, 1.0) * (1.0 - hit.weight)
             first[group.window] = min(first.get(group.window, hit.start), hit.start)
             evidence.append(Evidence(group.window, hit.term, hit.matched, hit.weight, hit.via))
@@ -355,13 +386,55 @@ class Engine:
         scores = {
             w: 1.0 - m - (_GENERAL_PENALTY if w in _GENERAL else 0.0) for w, m in miss.items()
         }
-        worry = max((s for w, s in scores.items() if w != OUT_OF_SCOPE), default=0.0)
+        who_only = frozenset(w for w, only in named.items() if only)
+        # Who the person is (介護保険の書類, 生活保護を受けてても) is no worry of its own.
+        worry = max(
+            (s for w, s in scores.items() if w != OUT_OF_SCOPE and not named.get(w)),
+            default=0.0,
+        )
         if OUT_OF_SCOPE in scores and worry >= WORRY_BEFORE_OUT_OF_SCOPE:
             scores[OUT_OF_SCOPE] *= OUT_OF_SCOPE_BEHIND_WORRY
         if OUT_OF_SCOPE in scores and scores[OUT_OF_SCOPE] >= CONFIDENT:
             confident = True
         evidence.sort(key=lambda e: (-scores.get(e.window, 0.0), -e.weight))
-        return scores, first, evidence, confident
+        return scores, first, evidence, confident, (who_only, frozenset(needs), frozenset(before))
+
+
+#: (windows that only name who the person is, windows asked for by a need, (window, window
+#: it opens before) from the lexicon's `before`)
+_Behind = tuple[frozenset[str], frozenset[str], frozenset[tuple[str, str]]]
+
+
+def _step_behind(scores: dict[str, float], behind: _Behind) -> None:
+    """The lexicon's `before` first (失業して家賃が… opens before the card debts beside it),
+    then 障害年金の入金まで…お金を借りたい: the window of who the person is follows the
+    window of what they ask (in place). It keeps its place before every other window."""
+    who_only, needs, before = behind
+    for w, other in sorted(before):
+        if w in scores and other in scores:
+            scores[w] = max(scores[w], scores[other] + 2 * TIE)
+    for w in who_only:
+        asked = needs if w not in _WHOLE_LIFE else needs & _BEFORE_WHOLE_LIFE
+        present = [scores[n] for n in asked if n in scores and n != w]
+        if w in scores and present:
+            scores[w] = min(scores[w], max(present) - WHO_BEHIND_NEED)
+
+
+_CHILD_OMBUDS = "child_ombuds"
+#: Where a child writing about their own life would otherwise be sent (label rules: a child
+#: writing about their own rights → 子どもオンブズ, often also education or 子ども家庭支援).
+_BEFORE_A_CHILD = frozenset({"education", "child_family"})
+
+
+def _child_first(scores: dict[str, float]) -> None:
+    """A child writing (中2です, 先生がわたし…) about a wrong done to them (the 子どもオンブズ's
+    own words matched): it opens before the school and family windows that share its words
+    (in place). Schoolwork alone (授業についていけない) stays education's."""
+    if _CHILD_OMBUDS not in scores:
+        return
+    rivals = [scores[w] for w in _BEFORE_A_CHILD if w in scores]
+    if rivals:
+        scores[_CHILD_OMBUDS] = max(scores[_CHILD_OMBUDS], max(rivals) + 2 * TIE)
 
 
 def _blend(
@@ -402,7 +475,13 @@ def _plain_negation(seq: Sequence[Token]) -> tuple[list[Token], list[str]]:
     i = 0
     while i < len(seq):
         tok = seq[i]
-        if tok.lemma == _POLITE and i + 1 < len(seq) and seq[i + 1].lemma in _POLITE_NEGATION:
+        if (
+            tok.lemma == _POLITE
+            and i + 1 < len(seq)
+            and seq[i + 1].lemma in _POLITE_NEGATION
+            # 貸してもらえませんか, 制度はありませんか: a polite request or question, not a no.
+            and not (i + 2 < len(seq) and seq[i + 2].lemma == "か")
+        ):
             end = seq[i + 1]
             merged = Token(
                 tok.surface + end.surface, "ない", "ナイ", False, False, tok.start, end.end

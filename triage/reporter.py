@@ -61,7 +61,8 @@ _SELF = _compile(
 )
 # A child writing about themselves: 中2です, 高校生だけど, 親に言えない.
 _CHILD_WRITER = _compile(
-    r"(?:小学生|中学生|高校生|中[1-3123]|高[1-3123]|小[4-6456])(?:です|だけど|だけど|。|、|$|で|の私)"
+    r"(?:小学生|中学生|高校生|中[1-3123]|高[1-3123]|小[4-6456])(?:の)?(?:女子|男子|女|男)?"
+    r"(?:です|だけど|だけど|。|、|$|で|の私)"
     r"|親に(?:は)?(?:言えない|いえない|ばれたくない|内緒)"
 )
 # A kin word followed by a loss (夫が亡くなって) describes the writer's situation, not a
@@ -93,6 +94,29 @@ def is_child_word(matched: str) -> bool:
     return _CHILD_KIN.match(matched) is not None
 
 
+# A pupil's world (学校, 先生, 部活): with a parent named and no child of the writer's own,
+# the writer is the pupil (お母さんが学校に行けって言う), not a parent writing about school.
+_SCHOOL = _compile(
+    r"学校|がっこう|クラス|くらす|先生|せんせい|担任|部活|授業|宿題|テスト|給食|休み時間|校則|同級生|先輩"
+)
+_PARENT_KIN = _compile(
+    r"^(?:母親|父親|お母さん|お父さん|おかあさん|おとうさん|母|父|はは|ちち|両親|親|おかん|おとん|ママ|パパ|まま|ぱぱ)"
+)
+# Being at home for years (ひきこもって6年, ずっと家にいる): with only a parent named, the
+# writer is the one at home (親は年金暮らし is their household), not a parent writing.
+_AT_HOME = _compile(
+    r"ひきこもって|引きこもって|ひきこもり|引きこもり|ずっと家に|家から出て(?:ない|いない)|部屋から出て(?:ない|いない)"
+    r"|外に出て(?:ない|いない)|ニート"
+)
+_OTHER_KIN = _compile(
+    r"兄|姉|弟|妹|夫|妻|旦那|主人|祖母|祖父|おばあ|おじい|ばあちゃん|じいちゃん|叔|伯"
+)
+_SCHOOL_PEOPLE = _compile(r"^(?:担任|先輩|後輩|同級生|クラスメイト|くらすめいと|担任の先生)")
+_OWN_CHILD = _compile(
+    r"息子|娘|むすこ|むすめ|長男|次男|長女|次女|うちの子|子ども|子供|こども|赤ちゃん|孫|児童|生徒さん|利用者"
+)
+
+
 def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:
     """Guess the writer from the folded text (see triage.normalise.fold)."""
     third = _THIRD.search(folded)
@@ -105,6 +129,21 @@ def detect(folded: str) -> tuple[Reporter, tuple[Evidence, ...]]:
         family and is_child_word(family[0].group(0)) and family[0].start() < child.start()
     ):
         return "self", (Evidence("reporter", "self", "child", 1.0, "pattern"),)
+    pupil = _SCHOOL.search(folded) and not _OWN_CHILD.search(folded)
+    if pupil and (
+        (family and not third and _PARENT_KIN.match(family[0].group(0)))
+        or (third and _SCHOOL_PEOPLE.match(third.group(0)) and not family)
+    ):
+        return "self", (Evidence("reporter", "self", "child", 1.0, "pattern"),)
+    if (
+        family
+        and not third
+        and _PARENT_KIN.match(family[0].group(0))
+        and _AT_HOME.search(folded)
+        and not _OWN_CHILD.search(folded)
+        and not _OTHER_KIN.search(folded)
+    ):
+        return "self", (Evidence("reporter", "self", family[0].group(0), 1.0, "pattern"),)
     first_person = _SELF.search(folded)
     if third and (not family or third.start() < family[0].start()):
         return "third_party", (Evidence("reporter", "third_party", third.group(0), 1.0, "pattern"),)

@@ -146,6 +146,8 @@ _JA_STOP = frozenset(
         "大変",
         "付く",
         "つく",
+        "かける",  # 外れかけ, 見かけ: a helper verb more often than a topic
+        "掛ける",
         "対する",
         "関する",
         "疲れる",

@@ -65,6 +65,9 @@ def test_a_valid_file_parses() -> None:
         (group(colour="red"), "unknown field"),
         (group(name="Rent Trouble"), "snake_case"),
         (group(requires=["nothing_here"]), "requires unknown group"),
+        (group(who="yes"), "who"),
+        (group(before=["no_such_window"]), "not another known window"),
+        (group(before=["housing_benefit"]), "not another known window"),
     ],
 )
 def test_invalid_groups_fail_loudly(bad: dict[str, object], message: str) -> None:

@@ -284,3 +284,54 @@ def test_reporter_cues(text: str, reporter: str) -> None:
 def test_an_old_age_and_living_alone_point_to_elderly_care() -> None:
     result = analyse("年金だけじゃ暮らせない、80歳一人暮らし")
     assert result.window_ids[:2] == ("self_reliance", "elderly_care")
+
+
+@pytest.mark.parametrize(
+    ("text", "need", "who"),
+    [
+        # Borrowing is asked; the disability only says who borrows.
+        ("障害年金がおりるまでの生活費を貸してもらえませんか", "welfare_loan", "disability"),
+        # House hunting is asked; the handbook and the single parent say who hunts.
+        ("療育手帳がある弟の部屋探しを手伝って。保証人がいない", "housing_search", "disability"),
+        ("シングルマザー。部屋探しで保証人がいなくて断られる", "housing_search", "single_parent"),
+        # A city question is asked; the care insurance only says what the copy is for.
+        ("介護保険の手続きに使う住民票の写し、コンビニで取れる？", "out_of_scope", "elderly_care"),
+    ],
+)
+def test_who_the_person_is_steps_behind_what_they_ask(text: str, need: str, who: str) -> None:
+    result = analyse(text)
+    assert result.primary == need
+    assert who in result.window_ids
+
+
+def test_who_alone_keeps_its_window() -> None:
+    assert analyse("障害年金のことを相談したいです").primary == "disability"
+    assert analyse("ひとり親で、子育てと仕事の両立がしんどい").primary == "single_parent"
+
+
+def test_a_label_rule_in_the_lexicon_opens_one_window_before_another() -> None:
+    # Rent after a job loss is the housing benefit's, though card debts sit beside it.
+    result = analyse("解雇されてから家賃を滞納していて、カードの支払いも遅れています")
+    assert result.primary == "housing_benefit"
+    assert "household_budget" in result.window_ids
+
+
+def test_loneliness_after_a_loss_or_in_old_age_is_not_the_hikikomori_place() -> None:
+    assert analyse("妻を亡くしてから、誰とも話さない毎日です").primary == "general_desk"
+    assert analyse("85歳、ひとりぼっちで寂しい").primary == "elderly_care"
+    assert analyse("ずっと家にいて誰とも話さない。同じような人と会える場所がほしい").primary == (
+        "hikikomori_ibasho"
+    )
+
+
+def test_a_pupil_naming_a_parent_or_teacher_is_the_child_writing() -> None:
+    child = analyse("お父さんにテストの点のことで毎日怒鳴られる")
+    assert child.reporter == "self"
+    assert child.primary == "child_ombuds"
+    schoolwork = analyse("高2です。数学の授業についていけない")
+    assert schoolwork.primary == "education"
+
+
+def test_a_kana_reading_does_not_start_on_the_particle_before_it() -> None:
+    result = analyse("ひとり暮らしだから、いつかそうなるのかなって不安")
+    assert "out_of_scope" not in result.window_ids
